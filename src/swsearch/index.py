@@ -85,7 +85,7 @@ class Index:
     # ------------------------------------------------------------------ building
     @classmethod
     def build(cls, documents: str | Path | Iterable[Document | str] | None = None, *,
-              model: str | Embedder | None = None, index_type: str = "flat", context: str = "title+heading",
+              model: str | Embedder | None = None, index_type: str = "flat", context: str = "none",
               max_tokens: int | None = None, paragraph_tokens: int = 160, batch_size: int = 32,
               show_progress: bool = False) -> Index:
         """Load (if given a path), clean, split, embed and index ``documents``.

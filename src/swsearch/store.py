@@ -37,6 +37,9 @@ def write_index_dir(path: str | Path, manifest: dict[str, Any], files: dict[str,
     path = Path(path).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700; an index is as readable as any other file
     old = None
     try:
         manifest = dict(manifest)

@@ -104,4 +104,5 @@ class SentenceTransformerEmbedder(Embedder):
 
     def count_tokens(self, text: str, *, query: bool = False) -> int:
         prefix = self.query_prefix if query else self.document_prefix
-        return len(self.model.tokenizer(prefix + text, add_special_tokens=True, truncation=False)["input_ids"])
+        return len(self.model.tokenizer(prefix + text, add_special_tokens=True, truncation=False,
+                                  verbose=False)["input_ids"])
