@@ -79,7 +79,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
     index.save(out)
     t = index.config["timings_s"]
     print(f"indexed {len(index.documents)} documents as {len(index)} chunks with {index.config['model']['name']} "
-          f"in {t['split'] + t['embed'] + t['index']:.1f} s -> {out}")
+          f"in {sum(t.values()):.1f} s -> {out}")
     return 0
 
 
@@ -137,6 +137,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``swsearch`` console script; returns the exit code."""
+    import logging
+
+    logging.basicConfig(format="swsearch: %(message)s", level=logging.WARNING, stream=sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:

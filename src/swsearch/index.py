@@ -13,7 +13,7 @@ import numpy as np
 
 from . import __version__, store, vectors
 from .documents import LANGUAGES, Document, as_documents, load_corpus
-from .embed import DEFAULT_MODEL, Embedder, get_embedder
+from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder
 from .errors import IndexLoadError, InputError
 from .split import HEADING_SEP, Chunk, split_text
 
@@ -63,6 +63,18 @@ def corpus_fingerprint(documents: Iterable[Document]) -> str:
     for d in documents:
         h.update(f"{d.id}\0{d.language}\0{d.title}\0{d.sha256}\n".encode())
     return h.hexdigest()
+
+
+def _prepare_onnx(embedder: Embedder) -> None:
+    """Export a sentence-transformers model's ONNX query encoder now; a failure only costs speed later."""
+    import logging
+
+    from .embed.onnx import export_onnx
+    try:
+        export_onnx(embedder)
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger("swsearch").warning("notice: ONNX export of %s failed (%s); queries will use "
+                                              "sentence-transformers", embedder.name, exc)
 
 
 class Index:
@@ -115,14 +127,17 @@ class Index:
         vecs = embedder.encode_documents(inputs, batch_size=batch_size, show_progress=show_progress)
         t2 = time.perf_counter()
         faiss_index = vectors.build_index(vecs, index_type)
+        t3 = time.perf_counter()
+        if embedder.backend == "sentence-transformers" and hasattr(embedder, "model"):
+            _prepare_onnx(embedder)  # so that the first query does not wait for torch
         config = {
             "model": embedder.describe(),
             "chunking": {"max_tokens": limit, "paragraph_tokens": paragraph_tokens, "context": context,
                          "counted_with": "model tokenizer"},
             "index_type": index_type,
             "corpus_fingerprint": corpus_fingerprint(docs),
-            "timings_s": {"split": round(t1 - t0, 3), "embed": round(t2 - t1, 3),
-                          "index": round(time.perf_counter() - t2, 3)},
+            "timings_s": {"split": round(t1 - t0, 3), "embed": round(t2 - t1, 3), "index": round(t3 - t2, 3),
+                          "onnx_export": round(time.perf_counter() - t3, 3)},
         }
         doc_meta = [{"id": d.id, "title": d.title, "language": d.language, "date": d.date, "source": d.source,
                      "sha256": d.sha256, "chars": len(d.text)} for d in docs]
@@ -134,7 +149,7 @@ class Index:
         """The query encoder, loaded on first use and checked against the model the index was built with."""
         if self._embedder is None:
             want = self.config["model"]
-            embedder = get_embedder(want["name"])
+            embedder = get_query_embedder(want)
             if embedder.fingerprint() != want["fingerprint"] or embedder.dim != want["dim"]:
                 raise IndexLoadError(
                     f"this index was built with model {want['name']} (fingerprint {want['fingerprint'][:12]}, "

@@ -193,8 +193,13 @@ class _Splitter:
 def _heading_level(block: str) -> int | None:
     """Level of a block that is a heading line, or None for body text."""
     first_line = block.split("\n", 1)[0].strip()
-    if "\n" in block.strip() or _TERMINAL.search(first_line) or _ARTICLE.match(first_line):
+    if "\n" in block.strip() or _ARTICLE.match(first_line):
         return None
+    if _TERMINAL.search(first_line):
+        # "（四）社会工作知识普及工程。": an item title closed by a full stop is still a heading line
+        one_sentence = len(re.findall(r"[。！？.!?；;]", first_line)) == 1 and first_line.endswith("。")
+        if not (one_sentence and len(first_line) <= 25 and re.search(r"[\u4e00-\u9fff]", first_line)):
+            return None
     limit = 60 if re.search(r"[\u4e00-\u9fff]", first_line) else 120
     if len(first_line) > limit:
         return None

