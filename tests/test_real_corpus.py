@@ -51,3 +51,23 @@ def test_founding_year_of_the_association_is_rank_1(index):
 def test_staffing_ratio_in_chinese_is_in_the_top_3(index):
     hits = index.search("社区工作者按每万城镇常住人口多少人配备", k=3)
     assert any("每万城镇常住人口拥有社区工作者18人" in h.text for h in hits)
+
+
+def test_prebuilt_chunks_are_what_the_current_splitter_makes(index):
+    from swsearch.index import _context_prefix
+    from swsearch.split import split_text
+    c = index.config["chunking"]
+    docs = swsearch.load_corpus()
+    expected = []
+    for d in docs:
+        expected += split_text(d.text, d.id, max_tokens=c["max_tokens"], paragraph_tokens=c["paragraph_tokens"],
+                               count_tokens=index.embedder.count_tokens, context=_context_prefix(d.title, c["context"]))
+    assert [(x.id, x.start, x.end, x.heading) for x in index.chunks] == \
+        [(x.id, x.start, x.end, x.heading) for x in expected], "stale prebuilt index: run `make default-index`"
+
+
+def test_hybrid_finds_chinese_answers_to_english_questions_that_plain_dense_misses(index):
+    q = "petitioners must not fabricate facts or falsely accuse others"
+    gold = "不得捏造、歪曲事实，不得诬告、陷害他人"
+    assert any(gold in h.text for h in index.search(q, k=5))
+    assert not any(gold in h.text for h in index.search(q, k=5, mode="dense", centroids=False))

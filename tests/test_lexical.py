@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from swsearch import Index, InputError
+from swsearch.lexical import LexicalIndex, en_tokens, full_segmenter, tokenize, translate
+
+TEXTS = ["Cities staff 18 community workers per 10,000 urban residents.",
+         "各地按照每万城镇常住人口拥有社区工作者18人的标准配备。",
+         "人民调解委员会调解民间纠纷，不收取任何费用。",
+         "Volunteers register online and their service hours are recorded."]
+
+
+@pytest.fixture(scope="module")
+def lex():
+    return LexicalIndex.build(TEXTS)
+
+
+def test_english_tokens_are_stemmed_without_stop_words():
+    assert en_tokens("How are the Workers volunteering per 10,000 residents?") == ["worker", "volunt", "10000", "resid"]
+
+
+def test_mixed_text_is_split_by_script():
+    toks = tokenize("社区工作者 community workers", full_segmenter())
+    assert "社区" in toks and "工作者" in toks and "communiti" in toks and "worker" in toks
+
+
+def test_translation_goes_both_ways_and_handles_10000(lex):
+    own, tr = lex.query_tokens("community workers per 10,000 residents")
+    assert "社区" in tr and "万" in tr
+    own, tr = lex.query_tokens("调解不收费用")
+    assert "调解" in own and "mediat" in tr
+    assert translate(["nonexistentword"], lex.tables) == []
+
+
+def test_scores_rank_the_right_text_and_ignore_unknown_tokens(lex):
+    own, tr = lex.query_tokens("people's mediation fees")
+    scores = lex.scores(own + tr)
+    assert int(np.argmax(scores)) == 2
+    assert not lex.scores(["zzzz-unknown"]).any()
+
+
+def test_the_saved_lexicon_segments_corpus_text_as_the_full_dictionary_did(lex):
+    loaded = LexicalIndex.from_files(lex.to_files())
+    for text in TEXTS[1:3]:
+        assert loaded.query_tokens(text) == lex.query_tokens(text)
+    q = "社区工作者按每万城镇常住人口多少人配备"
+    own, _ = loaded.query_tokens(q)
+    assert {"社区", "工作者", "城镇", "常住人口", "配备"} <= set(own)
+    np.testing.assert_allclose(loaded.scores(own), lex.scores(own))
+
+
+def test_modes_and_levers(tiny_index, tiny_corpus, hash_embedder):
+    assert tiny_index.default_mode == "hybrid" and set(tiny_index.centroids) == {"en", "zh"}
+    lexical = tiny_index.search("捏造 事实", k=1, mode="lexical")
+    assert lexical[0].doc_id == "petition"
+    cross = tiny_index.search("fabricate facts falsely accuse", k=1, mode="lexical")
+    assert cross[0].doc_id == "petition"  # only the dictionary translation can find it
+    no_tr = tiny_index.search("fabricate facts falsely accuse", k=4, mode="lexical", translate=False)
+    assert all(h.score == 0 for h in no_tr)
+    for mode in ("hybrid", "dense", "lexical"):
+        hits = tiny_index.search("volunteer hours", k=2, mode=mode, doc_ids=["volunteers", "mediation"])
+        assert {h.doc_id for h in hits} <= {"volunteers", "mediation"} and len(hits) == 2
+    with pytest.raises(InputError, match="unknown search mode"):
+        tiny_index.search("x", mode="semantic")
+    dense_only = Index.build(tiny_corpus, model=hash_embedder, lexical=False)
+    assert dense_only.default_mode == "dense"
+    with pytest.raises(InputError, match="no lexical part"):
+        dense_only.search("x", mode="hybrid")
