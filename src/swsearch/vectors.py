@@ -15,7 +15,7 @@ INDEX_TYPES = ("flat", "hnsw", "ivf", "ivfpq")
 
 
 #: below this many vectors ``auto`` uses exact search (see benchmarks/README.md, "Index types at scale")
-EXACT_UP_TO = 200_000
+EXACT_UP_TO = 100_000
 
 
 def auto_index_type(n_vectors: int) -> str:
