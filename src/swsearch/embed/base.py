@@ -47,6 +47,25 @@ class Embedder(ABC):
                 "dim": self.dim, "max_tokens": self.max_tokens, "normalized": True}
 
 
+class PrefixedEmbedder(Embedder):
+    """A backend whose model takes plain text behind a query or passage prefix (e5: ``query: ``)."""
+
+    query_prefix: str = ""
+    document_prefix: str = ""
+
+    @abstractmethod
+    def _encode(self, texts: Sequence[str], prefix: str, batch_size: int, show_progress: bool) -> np.ndarray:
+        """Embed ``prefix + text`` for every text, normalised."""
+
+    def encode_queries(self, texts: Sequence[str], *, batch_size: int = 32,
+                       show_progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self.query_prefix, batch_size, show_progress)
+
+    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 32,
+                         show_progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self.document_prefix, batch_size, show_progress)
+
+
 def normalize(vectors: np.ndarray) -> np.ndarray:
     """L2-normalise rows as float32 (zero rows stay zero)."""
     v = np.asarray(vectors, dtype=np.float32)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from .base import Embedder, batched, cache_dir, normalize, threads_for
+from .base import PrefixedEmbedder, batched, cache_dir, normalize, threads_for
 
 log = logging.getLogger("swsearch")
 SUPPORTED_MODULES = {"sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
@@ -32,7 +32,7 @@ def onnx_dir(fingerprint: str) -> Path:
     return cache_dir() / "onnx" / fingerprint[:32]
 
 
-class OnnxEmbedder(Embedder):
+class OnnxEmbedder(PrefixedEmbedder):
     """Runs an exported sentence-transformers model with onnxruntime; same vectors as the original."""
 
     backend = "sentence-transformers"
@@ -97,14 +97,6 @@ class OnnxEmbedder(Embedder):
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return normalize(np.vstack([self._embed(b) for b in batched(texts, batch_size, show_progress, "embedding")]))
-
-    def encode_queries(self, texts: Sequence[str], *, batch_size: int = 32,
-                       show_progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self.query_prefix, batch_size, show_progress)
-
-    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 32,
-                         show_progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self.document_prefix, batch_size, show_progress)
 
     def count_tokens(self, text: str, *, query: bool = False) -> int:
         prefix = self.query_prefix if query else self.document_prefix

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from .base import Embedder, batched, normalize, threads_for, tree_sha256
+from .base import PrefixedEmbedder, batched, normalize, threads_for, tree_sha256
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_ALIASES = {"all-minilm-l6-v2", "minilm", MINILM.lower()}
@@ -36,7 +36,7 @@ def default_prefixes(name: str) -> tuple[str, str]:
     return ("query: ", "passage: ") if "e5" in Path(name).name.lower() else ("", "")
 
 
-class SentenceTransformerEmbedder(Embedder):
+class SentenceTransformerEmbedder(PrefixedEmbedder):
     """Wraps ``SentenceTransformer``; loads offline unless ``SWSEARCH_ALLOW_DOWNLOAD=1``."""
 
     backend = "sentence-transformers"
@@ -93,14 +93,6 @@ class SentenceTransformerEmbedder(Embedder):
                                    normalize_embeddings=True, show_progress_bar=False)
                  for b in batched(texts, batch_size * 4, show_progress, "embedding")]
         return normalize(np.vstack(parts))
-
-    def encode_queries(self, texts: Sequence[str], *, batch_size: int = 32,
-                       show_progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self.query_prefix, batch_size, show_progress)
-
-    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 32,
-                         show_progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self.document_prefix, batch_size, show_progress)
 
     def count_tokens(self, text: str, *, query: bool = False) -> int:
         prefix = self.query_prefix if query else self.document_prefix
