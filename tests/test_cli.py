@@ -105,6 +105,11 @@ def test_index_of_another_model_or_format_exits_2(built, tmp_path):
     assert "format 99" in proc.stderr
 
 
+def test_own_corpus_needs_out_before_any_work(tiny_corpus):
+    proc = run("index", str(tiny_corpus), check_rc=2)
+    assert "--out" in proc.stderr and proc.stderr.count("\n") == 1
+
+
 def test_help_and_version():
     assert "query" in run("--help", check_rc=0).stdout
     assert run("--version", check_rc=0).stdout.startswith("swsearch ")

@@ -67,3 +67,16 @@ def test_other_faiss_index_types_search_and_round_trip(tmp_path, hash_embedder, 
     assert loaded.search("topic 3", k=5) == hits
     filtered = loaded.search("topic", k=3, doc_ids=["d5", "d6"])
     assert {h.doc_id for h in filtered} <= {"d5", "d6"} and filtered
+
+
+def test_default_index_is_built_once_per_corpus_and_model_then_reused(hash_embedder, home):
+    from swsearch import load_corpus
+    from swsearch.index import _cache_index_dir, corpus_fingerprint, default_index
+    path = _cache_index_dir(corpus_fingerprint(load_corpus()), hash_embedder.fingerprint())
+    assert not path.exists()
+    first = default_index(hash_embedder)  # not the shipped model: built and cached under SWSEARCH_HOME
+    assert path.is_relative_to(home) and (path / "manifest.json").is_file()
+    stamp = (path / "manifest.json").stat().st_mtime_ns
+    second = default_index(hash_embedder)
+    assert (path / "manifest.json").stat().st_mtime_ns == stamp  # reused, not rebuilt
+    assert [c.id for c in second.chunks] == [c.id for c in first.chunks]

@@ -76,11 +76,11 @@ def _open_index(path: str | None):
 def _cmd_index(args: argparse.Namespace) -> int:
     from .index import Index, default_index_dir
 
+    if args.out is None and args.path is not None:
+        raise SwsearchError("give --out DIR for the index of your own corpus")
+    out = Path(args.out) if args.out else default_index_dir(args.model)
     index = Index.build(args.path, model=args.model, index_type=args.index_type, lexical=not args.no_lexical,
                         show_progress=not args.quiet)
-    out = Path(args.out) if args.out else (default_index_dir(args.model) if args.path is None else None)
-    if out is None:
-        raise SwsearchError("give --out DIR for the index of your own corpus")
     index.save(out)
     t = index.config["timings_s"]
     print(f"indexed {len(index.documents)} documents as {len(index)} chunks with {index.config['model']['name']} "

@@ -71,18 +71,23 @@ def _read_text(path: Path) -> str:
 
 def _make_document(doc_id: str, raw: str, *, title: str = "", language: str | None = None,
                    date: str | None = None, source: str | None = None,
-                   metadata: dict[str, Any] | None = None, clean: bool = True) -> Document:
-    """Clean ``raw``, take title/date from the page when the caller has none, detect the language."""
+                   metadata: dict[str, Any] | None = None, clean: bool = True,
+                   fallback_title: str = "") -> Document:
+    """Clean ``raw``, take title/date from the page when the caller has none, detect the language.
+
+    The title is the caller's, else the page's title line, else ``fallback_title``.
+    """
     meta = dict(metadata or {})
     if clean:
         cleaned = clean_text(raw)
         text = cleaned.text
-        title = title or cleaned.title or ""
+        title = title or cleaned.title or fallback_title
         date = date or cleaned.date
         if cleaned.removed:
             meta["removed_boilerplate"] = cleaned.removed
     else:
         text = raw.strip()
+        title = title or fallback_title
     if language is not None and language not in LANGUAGES:
         raise InputError(f"document {doc_id!r}: unknown language {language!r}; use one of {', '.join(LANGUAGES)}")
     return Document(id=doc_id, text=text, title=title, language=language or detect_language(text),
@@ -127,9 +132,7 @@ def load_folder(directory: Path) -> list[Document]:
         if not raw.strip():
             continue
         doc_id = path.relative_to(directory).with_suffix("").as_posix()
-        cleaned_title = clean_text(raw).title
-        title = cleaned_title or _title_from_text(raw, path.stem)
-        docs.append(_make_document(doc_id, raw, title=title, source=str(path)))
+        docs.append(_make_document(doc_id, raw, fallback_title=_title_from_text(raw, path.stem), source=str(path)))
     return docs
 
 
@@ -184,8 +187,8 @@ def load_corpus(path: str | Path | None = None) -> list[Document]:
         docs = load_jsonl(p)
     elif p.suffix.lower() in (".txt", ".md"):
         raw = _read_text(p)
-        docs = [_make_document(p.stem, raw, title=clean_text(raw).title or _title_from_text(raw, p.stem),
-                               source=str(p))] if raw.strip() else []
+        docs = [_make_document(p.stem, raw, fallback_title=_title_from_text(raw, p.stem), source=str(p))] \
+            if raw.strip() else []
     else:
         raise InputError(f"{p}: unsupported corpus file; use a folder, .txt, .md or .jsonl")
     docs = [d for d in docs if d.text.strip()]

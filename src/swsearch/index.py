@@ -421,16 +421,18 @@ def bundled_index_dir() -> Path:
     return Path(__file__).resolve().parent / "data" / "default_index"
 
 
-def default_index_dir(model: str | None = None) -> Path:
-    """``$SWSEARCH_HOME/indexes/<corpus fp>-<model fp>``: rebuilt there when the corpus or model changes."""
+def _cache_index_dir(corpus_fp: str, model_fp: str) -> Path:
     from .embed.base import cache_dir
 
-    corpus_fp = corpus_fingerprint(load_corpus())
-    model_fp = get_embedder(model).fingerprint()
     return cache_dir() / "indexes" / f"{corpus_fp[:16]}-{model_fp[:16]}"
 
 
-def default_index(model: str | None = None, *, show_progress: bool = False) -> Index:
+def default_index_dir(model: str | None = None) -> Path:
+    """``$SWSEARCH_HOME/indexes/<corpus fp>-<model fp>``: rebuilt there when the corpus or model changes."""
+    return _cache_index_dir(corpus_fingerprint(load_corpus()), get_embedder(model).fingerprint())
+
+
+def default_index(model: str | Embedder | None = None, *, show_progress: bool = False) -> Index:
     """The index of the bundled corpus: the prebuilt one when it matches, else a cached or fresh build."""
     docs = load_corpus()
     corpus_fp = corpus_fingerprint(docs)
@@ -446,8 +448,7 @@ def default_index(model: str | None = None, *, show_progress: bool = False) -> I
                 return index
         except IndexLoadError:
             pass
-    from .embed.base import cache_dir
-    path = cache_dir() / "indexes" / f"{corpus_fp[:16]}-{embedder.fingerprint()[:16]}"
+    path = _cache_index_dir(corpus_fp, embedder.fingerprint())
     if (path / store.MANIFEST).is_file():
         try:
             index = Index.load(path)
