@@ -66,3 +66,11 @@ def test_modes_and_levers(tiny_index, tiny_corpus, hash_embedder):
     assert dense_only.default_mode == "dense"
     with pytest.raises(InputError, match="no lexical part"):
         dense_only.search("x", mode="hybrid")
+
+
+def test_queries_leave_no_files_behind(lex, tmp_path, monkeypatch):
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    loaded = LexicalIndex.from_files(lex.to_files())
+    loaded.query_tokens("社区工作者按每万城镇常住人口多少人配备")
+    assert list(tmp_path.iterdir()) == []

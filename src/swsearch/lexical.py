@@ -8,6 +8,7 @@ with it) and translation tables restricted to the corpus vocabulary.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import tempfile
@@ -55,14 +56,10 @@ class ChineseSegmenter:
 
         import jieba
         jieba.setLogLevel(logging.WARNING)
-        if lexicon is None:
-            self.tk = jieba.Tokenizer()
-        else:
-            self._tmp = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
-            self._tmp.write(lexicon)
-            self._tmp.close()
-            self.tk = jieba.Tokenizer(dictionary=self._tmp.name)
-            self.tk.tmp_dir = tempfile.gettempdir()
+        self.tk = jieba.Tokenizer()
+        if lexicon is not None:  # built in memory: no dictionary file, no cache file left in /tmp
+            self.tk.FREQ, self.tk.total = self.tk.gen_pfdict(io.BytesIO(lexicon.encode("utf-8")))
+            self.tk.initialized = True
 
     def words(self, text: str) -> list[str]:
         return [w for w in self.tk.cut_for_search(text) if w.strip() and w not in ZH_STOP]
