@@ -45,17 +45,11 @@ def embedding_input(chunk: Chunk, title: str, context: str) -> str:
 
     ``title`` is MTEB's convention for BEIR documents: ``title + " " + text``.
     """
-    if context == "title":
-        return f"{title} {chunk.text}" if title else chunk.text
-    parts = []
-    if context == "title+heading" and title:
-        parts.append(title)
-    if context in ("heading", "title+heading") and chunk.heading:
-        parts.append(chunk.heading)
-    return (HEADING_SEP.join(parts) + "\n" + chunk.text) if parts else chunk.text
+    return _context_prefix(title, context)(chunk.heading) + chunk.text
 
 
 def _context_prefix(title: str, context: str):
+    """What goes in front of a chunk under ``heading`` (the splitter counts it against the token limit)."""
     def prefix(heading: str) -> str:
         if context == "title":
             return f"{title} " if title else ""
@@ -85,10 +79,13 @@ def _prepare_onnx(embedder: Embedder) -> None:
                                               "sentence-transformers", embedder.name, exc)
 
 
-def _search_config(lexical: bool, centroids: bool) -> dict[str, Any]:
-    return {"default_mode": "hybrid" if lexical else "dense", "lexical": lexical, "centroids": centroids,
-            "rrf_k": fusion.RRF_K, "weights": fusion.HYBRID_WEIGHTS,
-            "bm25": {"k1": 1.5, "b": 0.75, "method": "lucene", "library": "bm25s"} if lexical else None}
+def _search_config(lexical, centroids: bool) -> dict[str, Any]:
+    bm25 = None
+    if lexical is not None:
+        r = lexical.retriever
+        bm25 = {"k1": r.k1, "b": r.b, "method": r.method, "library": "bm25s"}
+    return {"default_mode": "hybrid" if lexical is not None else "dense", "lexical": lexical is not None,
+            "centroids": centroids, "rrf_k": fusion.RRF_K, "weights": fusion.HYBRID_WEIGHTS, "bm25": bm25}
 
 
 class Index:
@@ -171,7 +168,7 @@ class Index:
             "corpus_fingerprint": corpus_fingerprint(docs),
             "timings_s": {"split": round(t1 - t0, 3), "embed": round(t2 - t1, 3), "index": round(t3 - t2, 3),
                           "onnx_export": round(time.perf_counter() - t3, 3)},
-            "search": _search_config(lex is not None, bool(centroids)),
+            "search": _search_config(lex, bool(centroids)),
         }
         doc_meta = [{"id": d.id, "title": d.title, "language": d.language, "date": d.date, "source": d.source,
                      "sha256": d.sha256, "chars": len(d.text)} for d in docs]
@@ -285,7 +282,8 @@ class Index:
         dense_all = centred_all = None
         if mode != "lexical":
             qvecs = self.embedder.encode_queries(queries, batch_size=batch_size)
-            dense_all = qvecs @ self._vectors().T
+            if mode == "hybrid" or not use_centroids:
+                dense_all = qvecs @ self._vectors().T
             if use_centroids:
                 if self._centred is None:
                     langs = [self.documents[c.doc_id]["language"] for c in self.chunks]
