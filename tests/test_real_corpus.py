@@ -64,6 +64,20 @@ def test_prebuilt_chunks_are_what_the_current_splitter_makes(index):
                                count_tokens=index.embedder.count_tokens, context=_context_prefix(d.title, c["context"]))
     assert [(x.id, x.start, x.end, x.heading) for x in index.chunks] == \
         [(x.id, x.start, x.end, x.heading) for x in expected], "stale prebuilt index: run `make default-index`"
+    from swsearch.split import sentence_units
+    assert index.sentence_spans.tolist() == [list(u) for u in sentence_units(index.chunks)], \
+        "stale prebuilt sentences: run `make default-index`"
+
+
+def test_prebuilt_sentence_vectors_are_what_the_model_gives_today(index):
+    rows = np.linspace(0, len(index.sentences) - 1, 6).astype(int)
+    texts = []
+    for r in rows:
+        row, a, b = index.sentence_spans[r].tolist()
+        c = index.chunks[row]
+        texts.append(c.text[a - c.start:b - c.start])
+    fresh = index.embedder.encode_documents(texts)
+    assert np.min(np.sum(index.sentences[rows] * fresh, axis=1)) > 0.999
 
 
 def test_hybrid_finds_chinese_answers_to_english_questions_that_plain_dense_misses(index):

@@ -96,3 +96,18 @@ def test_no_corpus_chunk_exceeds_the_default_models_limit(corpus):
         ctx = _context_prefix(doc.title, "title+heading")
         for c in split_text(doc.text, doc.id, max_tokens=e5.max_tokens, count_tokens=e5.count_tokens, context=ctx):
             assert e5.count_tokens(ctx(c.heading) + c.text) <= 512, c.id
+
+
+def test_sentence_units_cover_every_chunk_in_order_with_document_offsets(corpus):
+    from swsearch.split import sentence_units
+
+    doc = next(d for d in corpus if d.id.startswith("03_"))
+    chunks = split_text(doc.text, doc.id, max_tokens=200)
+    units = sentence_units(chunks)
+    rows = [r for r, _, _ in units]
+    assert rows == sorted(rows) and set(rows) == set(range(len(chunks)))  # contiguous, none left without one
+    for row, a, b in units:
+        c = chunks[row]
+        assert c.start <= a < b <= c.end and doc.text[a:b].strip() == doc.text[a:b]
+        assert doc.text[a:b] in c.text
+    assert len(units) > len(chunks)  # regulations have several sentences per article

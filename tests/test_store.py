@@ -1,6 +1,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from swsearch import Index, IndexLoadError
@@ -21,7 +22,10 @@ def test_round_trip_keeps_chunks_and_results(tiny_index, tmp_path, hash_embedder
     assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["model"]["fingerprint"] == hash_embedder.fingerprint()
     assert manifest["model"]["dim"] == 64 and manifest["model"]["normalized"] is True
-    assert manifest["counts"] == {"documents": 4, "chunks": len(tiny_index)}
+    assert manifest["counts"] == {"documents": 4, "chunks": len(tiny_index), "sentences": len(tiny_index.sentences)}
+    assert {"sentences.npy", "sentence_spans.npy"} <= names
+    assert np.array_equal(loaded.sentences, tiny_index.sentences)
+    assert np.array_equal(loaded.sentence_spans, tiny_index.sentence_spans)
     assert manifest["chunking"]["max_tokens"] == 128
     assert all(len(d["sha256"]) == 64 for d in manifest["documents"])
     assert set(manifest["files"]) == names - {"manifest.json"}

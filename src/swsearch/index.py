@@ -15,7 +15,7 @@ from . import __version__, fusion, store, vectors
 from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
 from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder
 from .errors import IndexLoadError, InputError
-from .split import HEADING_SEP, Chunk, split_text
+from .split import HEADING_SEP, Chunk, sentence_units, split_text
 
 CONTEXT_MODES = ("none", "title", "heading", "title+heading")
 SEARCH_MODES = ("hybrid", "dense", "lexical")
@@ -79,13 +79,34 @@ def _prepare_onnx(embedder: Embedder) -> None:
                                               "sentence-transformers", embedder.name, exc)
 
 
-def _search_config(lexical, centroids: bool) -> dict[str, Any]:
+def _search_config(lexical, centroids: bool, sentences: bool) -> dict[str, Any]:
     bm25 = None
     if lexical is not None:
         r = lexical.retriever
         bm25 = {"k1": r.k1, "b": r.b, "method": r.method, "library": "bm25s"}
     return {"default_mode": "hybrid" if lexical is not None else "dense", "lexical": lexical is not None,
-            "centroids": centroids, "rrf_k": fusion.RRF_K, "weights": fusion.HYBRID_WEIGHTS, "bm25": bm25}
+            "centroids": centroids, "sentences": sentences, "rrf_k": fusion.RRF_K,
+            "weights": fusion.HYBRID_WEIGHTS, "bm25": bm25}
+
+
+SENTENCES, SENTENCE_SPANS = "sentences.npy", "sentence_spans.npy"
+
+
+def _embed_sentences(embedder: Embedder, chunks: list[Chunk], chunk_vecs: np.ndarray, spans: np.ndarray,
+                     reuse: bool, batch_size: int, show_progress: bool) -> np.ndarray:
+    """Vectors of every sentence unit; a one-sentence chunk reuses its chunk vector when nothing was prefixed."""
+    out = np.empty((len(spans), chunk_vecs.shape[1]), dtype=np.float32)
+    todo, texts = [], []
+    for i, (row, a, b) in enumerate(spans.tolist()):
+        c = chunks[row]
+        if reuse and a == c.start and b == c.end:
+            out[i] = chunk_vecs[row]
+        else:
+            todo.append(i)
+            texts.append(c.text[a - c.start:b - c.start])
+    if texts:
+        out[todo] = embedder.encode_documents(texts, batch_size=batch_size, show_progress=show_progress)
+    return out
 
 
 class Index:
@@ -97,7 +118,8 @@ class Index:
 
     def __init__(self, *, chunks: list[Chunk], documents: list[dict[str, Any]], faiss_index,
                  config: dict[str, Any], embedder: Embedder | None = None, lexical=None,
-                 centroids: dict[str, np.ndarray] | None = None, matrix: np.ndarray | None = None):
+                 centroids: dict[str, np.ndarray] | None = None, matrix: np.ndarray | None = None,
+                 sentences: np.ndarray | None = None, sentence_spans: np.ndarray | None = None):
         self.chunks = chunks
         self.documents = {d["id"]: d for d in documents}
         self.faiss_index = faiss_index
@@ -106,7 +128,14 @@ class Index:
         self.centroids = centroids or {}
         self._embedder = embedder
         self._matrix = matrix
+        #: one vector per sentence of every chunk, and its (chunk row, start, end) in the document
+        self.sentences = sentences
+        self.sentence_spans = sentence_spans
+        self._sentence_starts = (None if sentence_spans is None
+                                 else np.searchsorted(sentence_spans[:, 0], np.arange(len(chunks))))
         self._centred: np.ndarray | None = None
+        self._centred_sentences: np.ndarray | None = None
+        self._langs: np.ndarray | None = None
         self._doc_rows: dict[str, np.ndarray] | None = None
         self._lang_rows: dict[str, np.ndarray] | None = None
 
@@ -115,7 +144,8 @@ class Index:
     def build(cls, documents: str | Path | Iterable[Document | str] | None = None, *,
               model: str | Embedder | None = None, index_type: str = "auto", context: str = "none",
               max_tokens: int | None = None, paragraph_tokens: int = 160, batch_size: int = 32,
-              lexical: bool = True, split: bool = True, show_progress: bool = False) -> Index:
+              lexical: bool = True, split: bool = True, sentences: bool = True,
+              show_progress: bool = False) -> Index:
         """Load (if given a path), clean, split, embed and index ``documents``.
 
         ``documents``: a path (folder, .jsonl, BEIR corpus.jsonl), Documents, strings, or ``None`` for the
@@ -124,6 +154,8 @@ class Index:
         ``lexical``: also build the BM25 index (with translation tables) that hybrid and lexical search use.
         ``split=False`` indexes each document whole, as one chunk that the model truncates to its limit (how
         MTEB embeds BEIR corpora); the default splits into paragraphs that always fit.
+        ``sentences``: also embed every sentence of every chunk, so hybrid search can score a chunk by its
+        best sentence (better ranking, about twice the embedding time and vectors).
         """
         if context not in CONTEXT_MODES:
             raise InputError(f"unknown context {context!r}; use one of {', '.join(CONTEXT_MODES)}")
@@ -147,6 +179,11 @@ class Index:
             raise InputError("the documents hold no text to index")
         t1 = time.perf_counter()
         vecs = embedder.encode_documents(inputs, batch_size=batch_size, show_progress=show_progress)
+        sent_vecs = sent_spans = None
+        if sentences:
+            sent_spans = np.array(sentence_units(chunks), dtype=np.int64).reshape(-1, 3)
+            sent_vecs = _embed_sentences(embedder, chunks, vecs, sent_spans, context == "none", batch_size,
+                                         show_progress)
         t2 = time.perf_counter()
         index_type = vectors.auto_index_type(len(vecs)) if index_type == "auto" else index_type
         faiss_index = vectors.build_index(vecs, index_type)
@@ -168,12 +205,13 @@ class Index:
             "corpus_fingerprint": corpus_fingerprint(docs),
             "timings_s": {"split": round(t1 - t0, 3), "embed": round(t2 - t1, 3), "index": round(t3 - t2, 3),
                           "onnx_export": round(time.perf_counter() - t3, 3)},
-            "search": _search_config(lex, bool(centroids)),
+            "search": _search_config(lex, bool(centroids), sent_vecs is not None),
         }
         doc_meta = [{"id": d.id, "title": d.title, "language": d.language, "date": d.date, "source": d.source,
                      "sha256": d.sha256, "chars": len(d.text)} for d in docs]
         return cls(chunks=chunks, documents=doc_meta, faiss_index=faiss_index, config=config, embedder=embedder,
-                   lexical=lex, centroids=centroids, matrix=vecs if index_type != "flat" else None)
+                   lexical=lex, centroids=centroids, matrix=vecs if index_type != "flat" else None,
+                   sentences=sent_vecs, sentence_spans=sent_spans)
 
     # ------------------------------------------------------------------ searching
     @property
@@ -190,17 +228,23 @@ class Index:
             self._embedder = embedder
         return self._embedder
 
+    @property
+    def chunk_languages(self) -> np.ndarray:
+        """The language of every chunk (its document's), in row order."""
+        if self._langs is None:
+            self._langs = np.array([self.documents[c.doc_id]["language"] for c in self.chunks])
+        return self._langs
+
     def _rows_for(self, doc_ids: Sequence[str] | None, language: str | None) -> np.ndarray | None:
         if doc_ids is None and language is None:
             return None
         if self._doc_rows is None:
             by_doc: dict[str, list[int]] = {}
-            by_lang: dict[str, list[int]] = {}
             for row, c in enumerate(self.chunks):
                 by_doc.setdefault(c.doc_id, []).append(row)
-                by_lang.setdefault(self.documents[c.doc_id]["language"], []).append(row)
             self._doc_rows = {k: np.array(v, dtype=np.int64) for k, v in by_doc.items()}
-            self._lang_rows = {k: np.array(v, dtype=np.int64) for k, v in by_lang.items()}
+            langs = self.chunk_languages
+            self._lang_rows = {k: np.flatnonzero(langs == k) for k in np.unique(langs)}
         rows = None
         if doc_ids is not None:
             if isinstance(doc_ids, str):
@@ -221,19 +265,19 @@ class Index:
 
     def search(self, query: str, k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
                language: str | None = None, mode: str | None = None, centroids: bool = True,
-               translate: bool = True) -> list[Hit]:
+               translate: bool = True, sentences: bool = True) -> list[Hit]:
         """The ``k`` best chunks for ``query``; ``doc_ids`` / ``language`` restrict the search exactly.
 
         ``mode``: ``hybrid`` (default when built with lexical: dense + language-centred dense + BM25 with
-        dictionary translation, fused by rank), ``dense`` or ``lexical``. ``centroids`` / ``translate``
-        switch the two cross-lingual levers off for comparison.
+        dictionary translation and each chunk's best sentence, fused by rank), ``dense`` or ``lexical``.
+        ``centroids`` / ``translate`` / ``sentences`` switch those levers off for comparison.
         """
         return self.search_batch([query], k, doc_ids=doc_ids, language=language, mode=mode,
-                                 centroids=centroids, translate=translate)[0]
+                                 centroids=centroids, translate=translate, sentences=sentences)[0]
 
     def search_batch(self, queries: Sequence[str], k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
                      language: str | None = None, mode: str | None = None, centroids: bool = True,
-                     translate: bool = True, batch_size: int = 32) -> list[list[Hit]]:
+                     translate: bool = True, sentences: bool = True, batch_size: int = 32) -> list[list[Hit]]:
         """``search`` for many queries at once (embedded in batches on every core)."""
         if isinstance(queries, str):
             raise InputError("search_batch takes a list of queries; use search() for one")
@@ -261,7 +305,8 @@ class Index:
             scores, ids = vectors.search(self.faiss_index, qvecs, kk, rows)
             return [self._hits(s, i) for s, i in zip(scores, ids)]
         results = []
-        for scores in self._fused_scores(list(queries), mode, use_centroids, translate, batch_size):
+        use_sentences = sentences and mode == "hybrid" and self.sentences is not None
+        for scores in self._fused_scores(list(queries), mode, use_centroids, translate, use_sentences, batch_size):
             if rows is not None:
                 masked = np.full(len(scores), -np.inf)
                 masked[rows] = scores[rows]
@@ -276,21 +321,31 @@ class Index:
             self._matrix = self.faiss_index.reconstruct_n(0, self.faiss_index.ntotal)
         return self._matrix
 
+    def _centred_vectors(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Chunk (and sentence) vectors minus their language's centroid, computed once."""
+        if self._centred is None:
+            per_chunk = np.stack([self.centroids[lang] for lang in self.chunk_languages])
+            self._centred = fusion.centre(self._vectors(), per_chunk)
+            if self.sentences is not None:
+                self._centred_sentences = fusion.centre(self.sentences, per_chunk[self.sentence_spans[:, 0]])
+        return self._centred, self._centred_sentences
+
     def _fused_scores(self, queries: list[str], mode: str, use_centroids: bool, translate: bool,
-                      batch_size: int) -> list[np.ndarray]:
+                      use_sentences: bool, batch_size: int) -> list[np.ndarray]:
         """Full score arrays (one per query) for hybrid, lexical and language-centred dense search."""
-        dense_all = centred_all = None
+        dense_all = centred_all = sentence_all = None
         if mode != "lexical":
             qvecs = self.embedder.encode_queries(queries, batch_size=batch_size)
             if mode == "hybrid" or not use_centroids:
                 dense_all = qvecs @ self._vectors().T
             if use_centroids:
-                if self._centred is None:
-                    langs = [self.documents[c.doc_id]["language"] for c in self.chunks]
-                    self._centred = fusion.centre(self._vectors(), np.stack([self.centroids[lang] for lang in langs]))
+                centred, centred_sentences = self._centred_vectors()
                 mean = np.mean(list(self.centroids.values()), axis=0)
-                qc = fusion.centre(qvecs, np.stack([self.centroids.get(detect_language(q), mean) for q in queries]))
-                centred_all = qc @ self._centred.T
+                qvecs = fusion.centre(qvecs, np.stack([self.centroids.get(detect_language(q), mean) for q in queries]))
+                centred_all = qvecs @ centred.T
+            if use_sentences:  # each chunk's best sentence, in the same (centred or plain) space as the query
+                sents = centred_sentences if use_centroids else self.sentences
+                sentence_all = fusion.segment_max(qvecs @ sents.T, self._sentence_starts)
         out = []
         for i, q in enumerate(queries):
             lists: dict[str, np.ndarray] = {}
@@ -298,6 +353,8 @@ class Index:
                 lists["dense"] = dense_all[i]
             if centred_all is not None:
                 lists["dense_centred"] = centred_all[i]
+            if sentence_all is not None:
+                lists["sentence"] = sentence_all[i]
             if mode != "dense":
                 own, translated = self.lexical.query_tokens(q, translate_query=translate)
                 lists["lexical"] = self.lexical.scores(own + translated)
@@ -333,7 +390,8 @@ class Index:
             "format": store.FORMAT, "format_version": store.FORMAT_VERSION, "swsearch_version": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             **self.config,
-            "counts": {"documents": len(self.documents), "chunks": len(self.chunks)},
+            "counts": {"documents": len(self.documents), "chunks": len(self.chunks),
+                       "sentences": 0 if self.sentences is None else len(self.sentences)},
             "documents": list(self.documents.values()),
         }
 
@@ -350,6 +408,9 @@ class Index:
             files.update(self.lexical.to_files())
         if self._matrix is not None and vectors.index_type_of(self.faiss_index) != "flat":
             files["vectors.npy"] = store.npy_bytes(self._matrix)
+        if self.sentences is not None:
+            files[SENTENCES] = store.npy_bytes(self.sentences)
+            files[SENTENCE_SPANS] = store.npy_bytes(self.sentence_spans)
         return store.write_index_dir(path, self.manifest(), files)
 
     @classmethod
@@ -374,6 +435,10 @@ class Index:
                 from .lexical import LexicalIndex
                 lexical = LexicalIndex.from_files(files)
             matrix = store.npy_load(files["vectors.npy"]) if "vectors.npy" in files else None
+            sentences = sentence_spans = None
+            if SENTENCES in files:
+                sentences = store.npy_load(files[SENTENCES]).astype(np.float32, copy=False)
+                sentence_spans = store.npy_load(files[SENTENCE_SPANS]).astype(np.int64, copy=False)
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError):
             raise IndexLoadError(f"{path} is corrupt (unreadable manifest, chunks or vectors); rebuild it with: "
                                  f"swsearch index [CORPUS] --out {path}") from None
@@ -385,6 +450,11 @@ class Index:
         doc_ids = {d["id"] for d in documents}
         if any(c.doc_id not in doc_ids for c in chunks):
             problems.append("chunks of documents the manifest does not list")
+        if sentences is not None:
+            rows = sentence_spans[:, 0] if sentence_spans.ndim == 2 and sentence_spans.shape[1:] == (3,) else None
+            if (rows is None or sentences.ndim != 2 or len(sentences) != len(rows) or sentences.shape[1] != dim
+                    or not np.array_equal(np.unique(rows), np.arange(len(chunks))) or np.any(np.diff(rows) < 0)):
+                problems.append("sentence vectors that do not match the chunks")
         if problems:
             raise IndexLoadError(f"{path} is inconsistent ({'; '.join(problems)}); rebuild it with: "
                                  f"swsearch index [CORPUS] --out {path}")
@@ -397,7 +467,8 @@ class Index:
         config = {k: manifest[k] for k in ("model", "chunking", "index_type", "corpus_fingerprint", "timings_s",
                                            "search") if k in manifest}
         return cls(chunks=chunks, documents=documents, faiss_index=faiss_index, config=config, embedder=wanted,
-                   lexical=lexical, centroids=centroids, matrix=matrix)
+                   lexical=lexical, centroids=centroids, matrix=matrix, sentences=sentences,
+                   sentence_spans=sentence_spans)
 
     def info(self) -> dict[str, Any]:
         """A summary for ``swsearch info``: model, counts, chunking, documents."""

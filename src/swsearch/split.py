@@ -9,7 +9,8 @@ Rules, in order:
   with no paragraph breaks at all (a web page captured as one line) is rebuilt into paragraphs the same
   way, starting a new paragraph at each short imperative topic sentence ("Strengthen research on ...").
 - ``；`` / ``;``, then commas, then characters are used only for one sentence that alone is too long.
-Every chunk satisfies ``document.text[chunk.start:chunk.end] == chunk.text``.
+Every chunk satisfies ``document.text[chunk.start:chunk.end] == chunk.text``. ``sentence_units`` lists each
+chunk's sentences, which the index embeds too so that a chunk can also score by its best sentence.
 """
 
 from __future__ import annotations
@@ -306,6 +307,19 @@ def _merge_tiny(pieces: list[tuple[int, int, str]], sp: _Splitter, min_tokens: i
         out.append((a, b, h))
         i += 1
     return out
+
+
+def sentence_units(chunks: Iterable[Chunk]) -> list[tuple[int, int, int]]:
+    """(chunk row, start, end) of every sentence of every chunk, offsets into the chunk's document.
+
+    Each chunk gets at least one unit (the whole chunk when no sentence is found), in chunk order, so a
+    chunk's sentences are one contiguous run of rows.
+    """
+    units: list[tuple[int, int, int]] = []
+    for row, c in enumerate(chunks):
+        spans = sentence_spans(c.text) or [(0, len(c.text))]
+        units.extend((row, c.start + a, c.start + b) for a, b in spans)
+    return units
 
 
 def split_documents(documents: Iterable, **kwargs) -> list[Chunk]:
