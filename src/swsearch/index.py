@@ -265,19 +265,22 @@ class Index:
 
     def search(self, query: str, k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
                language: str | None = None, mode: str | None = None, centroids: bool = True,
-               translate: bool = True, sentences: bool = True) -> list[Hit]:
+               translate: bool = True, sentences: bool = True, feedback: int = 0) -> list[Hit]:
         """The ``k`` best chunks for ``query``; ``doc_ids`` / ``language`` restrict the search exactly.
 
         ``mode``: ``hybrid`` (default when built with lexical: dense + language-centred dense + BM25 with
         dictionary translation and each chunk's best sentence, fused by rank), ``dense`` or ``lexical``.
-        ``centroids`` / ``translate`` / ``sentences`` switch those levers off for comparison.
+        ``centroids`` / ``translate`` / ``sentences`` switch those levers off for comparison. ``feedback=n``
+        (hybrid) adds pseudo-relevance feedback: the query vector moves towards its n best chunks and
+        their rankings are fused again (off by default: it did not help on our questions).
         """
-        return self.search_batch([query], k, doc_ids=doc_ids, language=language, mode=mode,
-                                 centroids=centroids, translate=translate, sentences=sentences)[0]
+        return self.search_batch([query], k, doc_ids=doc_ids, language=language, mode=mode, centroids=centroids,
+                                 translate=translate, sentences=sentences, feedback=feedback)[0]
 
     def search_batch(self, queries: Sequence[str], k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
                      language: str | None = None, mode: str | None = None, centroids: bool = True,
-                     translate: bool = True, sentences: bool = True, batch_size: int = 32) -> list[list[Hit]]:
+                     translate: bool = True, sentences: bool = True, feedback: int = 0,
+                     batch_size: int = 32) -> list[list[Hit]]:
         """``search`` for many queries at once (embedded in batches on every core)."""
         if isinstance(queries, str):
             raise InputError("search_batch takes a list of queries; use search() for one")
@@ -286,6 +289,8 @@ class Index:
                 raise InputError("the query is empty; give some words to search for")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InputError(f"k must be a whole number of at least 1 (got {k!r})")
+        if not isinstance(feedback, int) or isinstance(feedback, bool) or feedback < 0:
+            raise InputError(f"feedback must be a whole number of chunks, 0 for none (got {feedback!r})")
         if language is not None and language not in LANGUAGES:
             raise InputError(f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}")
         mode = mode or self.default_mode
@@ -306,7 +311,8 @@ class Index:
             return [self._hits(s, i) for s, i in zip(scores, ids)]
         results = []
         use_sentences = sentences and mode == "hybrid" and self.sentences is not None
-        for scores in self._fused_scores(list(queries), mode, use_centroids, translate, use_sentences, batch_size):
+        for scores in self._fused_scores(list(queries), mode, use_centroids, translate, use_sentences, batch_size,
+                                         feedback if mode == "hybrid" else 0):
             if rows is not None:
                 masked = np.full(len(scores), -np.inf)
                 masked[rows] = scores[rows]
@@ -331,9 +337,10 @@ class Index:
         return self._centred, self._centred_sentences
 
     def _fused_scores(self, queries: list[str], mode: str, use_centroids: bool, translate: bool,
-                      use_sentences: bool, batch_size: int) -> list[np.ndarray]:
+                      use_sentences: bool, batch_size: int, feedback: int = 0) -> list[np.ndarray]:
         """Full score arrays (one per query) for hybrid, lexical and language-centred dense search."""
         dense_all = centred_all = sentence_all = None
+        space = sents = None
         if mode != "lexical":
             qvecs = self.embedder.encode_queries(queries, batch_size=batch_size)
             if mode == "hybrid" or not use_centroids:
@@ -346,6 +353,7 @@ class Index:
             if use_sentences:  # each chunk's best sentence, in the same (centred or plain) space as the query
                 sents = centred_sentences if use_centroids else self.sentences
                 sentence_all = fusion.segment_max(qvecs @ sents.T, self._sentence_starts)
+            space = centred if use_centroids else self._vectors()  # where feedback moves the query
         out = []
         for i, q in enumerate(queries):
             lists: dict[str, np.ndarray] = {}
@@ -368,7 +376,15 @@ class Index:
                 weights = dict(fusion.HYBRID_WEIGHTS)
                 if "dense_centred" not in lists:
                     weights["dense"] += weights["dense_centred"]
-                out.append(fusion.rrf(lists, weights))
+                fused = fusion.rrf(lists, weights)
+                if feedback and space is not None:  # Rocchio: query + mean of the best chunks, ranked again
+                    top = np.argsort(-fused, kind="stable")[:feedback]
+                    q2 = fusion.centre(qvecs[i] + space[top].mean(axis=0), np.zeros_like(qvecs[i]))
+                    lists["feedback"] = space @ q2
+                    if use_sentences:
+                        lists["feedback_sentence"] = fusion.segment_max(sents @ q2, self._sentence_starts)
+                    fused = fusion.rrf(lists, {**weights, **fusion.FEEDBACK_WEIGHTS})
+                out.append(fused)
         return out
 
     def _hits(self, scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
