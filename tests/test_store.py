@@ -109,3 +109,20 @@ def test_save_is_atomic_when_writing_fails(tiny_index, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "corpus") == ["ix"]  # nothing temporary left
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before
     Index.load(path)
+
+
+def test_sentences_that_do_not_match_the_chunks_are_refused(tiny_index, tmp_path):
+    import hashlib
+
+    from swsearch import store
+
+    path = _saved(tiny_index, tmp_path)
+    spans = tiny_index.sentence_spans.copy()
+    spans[spans[:, 0] == spans[-1, 0], 0] = 0  # the last chunk loses its sentences (and the order breaks)
+    data = store.npy_bytes(spans)
+    (path / "sentence_spans.npy").write_bytes(data)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["files"]["sentence_spans.npy"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexLoadError, match="sentence vectors that do not match the chunks.*rebuild"):
+        Index.load(path)

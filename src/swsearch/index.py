@@ -89,9 +89,6 @@ def _search_config(lexical, centroids: bool, sentences: bool) -> dict[str, Any]:
             "weights": fusion.HYBRID_WEIGHTS, "bm25": bm25}
 
 
-SENTENCES, SENTENCE_SPANS = "sentences.npy", "sentence_spans.npy"
-
-
 def _embed_sentences(embedder: Embedder, chunks: list[Chunk], chunk_vecs: np.ndarray, spans: np.ndarray,
                      reuse: bool, batch_size: int, show_progress: bool) -> np.ndarray:
     """Vectors of every sentence unit; a one-sentence chunk reuses its chunk vector when nothing was prefixed."""
@@ -425,8 +422,8 @@ class Index:
         if self._matrix is not None and vectors.index_type_of(self.faiss_index) != "flat":
             files["vectors.npy"] = store.npy_bytes(self._matrix)
         if self.sentences is not None:
-            files[SENTENCES] = store.npy_bytes(self.sentences)
-            files[SENTENCE_SPANS] = store.npy_bytes(self.sentence_spans)
+            files[store.SENTENCES] = store.npy_bytes(self.sentences)
+            files[store.SENTENCE_SPANS] = store.npy_bytes(self.sentence_spans)
         return store.write_index_dir(path, self.manifest(), files)
 
     @classmethod
@@ -452,9 +449,9 @@ class Index:
                 lexical = LexicalIndex.from_files(files)
             matrix = store.npy_load(files["vectors.npy"]) if "vectors.npy" in files else None
             sentences = sentence_spans = None
-            if SENTENCES in files:
-                sentences = store.npy_load(files[SENTENCES]).astype(np.float32, copy=False)
-                sentence_spans = store.npy_load(files[SENTENCE_SPANS]).astype(np.int64, copy=False)
+            if store.SENTENCES in files:
+                sentences = store.npy_load(files[store.SENTENCES]).astype(np.float32, copy=False)
+                sentence_spans = store.npy_load(files[store.SENTENCE_SPANS]).astype(np.int64, copy=False)
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError):
             raise IndexLoadError(f"{path} is corrupt (unreadable manifest, chunks or vectors); rebuild it with: "
                                  f"swsearch index [CORPUS] --out {path}") from None

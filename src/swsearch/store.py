@@ -26,6 +26,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 VECTORS = "vectors.faiss"
+SENTENCES, SENTENCE_SPANS = "sentences.npy", "sentence_spans.npy"
 
 
 def _sha256(data: bytes) -> str:
