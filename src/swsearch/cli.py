@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (default: exact flat search up to 100,000 chunks, HNSW above), flat, hnsw, ivf, ivfpq")
     p.add_argument("--no-lexical", action="store_true", help="dense only: no BM25 part (no hybrid search)")
     p.add_argument("--no-sentences", action="store_true",
-                   help="do not embed each sentence too (builds ~2x faster; hybrid ranks a little worse)")
+                   help="do not embed each sentence too (faster build, smaller index; hybrid ranks worse)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     q = sub.add_parser("query", help="search an index")

