@@ -377,10 +377,10 @@ class Index:
                 if feedback and space is not None:  # Rocchio: query + mean of the best chunks, ranked again
                     top = np.argsort(-fused, kind="stable")[:feedback]
                     q2 = fusion.centre(qvecs[i] + space[top].mean(axis=0), np.zeros_like(qvecs[i]))
-                    lists["feedback"] = space @ q2
+                    extra = {"feedback": space @ q2}
                     if use_sentences:
-                        lists["feedback_sentence"] = fusion.segment_max(sents @ q2, self._sentence_starts)
-                    fused = fusion.rrf(lists, {**weights, **fusion.FEEDBACK_WEIGHTS})
+                        extra["feedback_sentence"] = fusion.segment_max(sents @ q2, self._sentence_starts)
+                    fused = fused + fusion.rrf(extra, fusion.FEEDBACK_WEIGHTS)  # RRF adds up: rank only the new
                 out.append(fused)
         return out
 
