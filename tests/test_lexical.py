@@ -74,3 +74,28 @@ def test_queries_leave_no_files_behind(lex, tmp_path, monkeypatch):
     loaded = LexicalIndex.from_files(lex.to_files())
     loaded.query_tokens("社区工作者按每万城镇常住人口多少人配备")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_saved_files_are_the_same_in_every_process():
+    """Token ids do not follow Python's per-process string hashing, so a rebuild gives identical files."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import hashlib, json\nfrom swsearch.lexical import LexicalIndex\n"
+            f"files = LexicalIndex.build({TEXTS!r}).to_files()\n"
+            "print(json.dumps({n: hashlib.sha256(b).hexdigest() for n, b in sorted(files.items())}))")
+    digests = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
+    assert digests[0] == digests[1] and "bm25.vocab.json" in digests[0]
+
+
+def test_scores_do_not_depend_on_token_numbering(lex):
+    import bm25s
+
+    plain = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
+    plain.index([tokenize(t, full_segmenter()) for t in TEXTS], show_progress=False)
+    for query in ("community workers", "调解 费用", "volunteer hours 社区"):
+        own, tr = lex.query_tokens(query)
+        known = [t for t in own + tr if t in plain.vocab_dict]
+        np.testing.assert_allclose(lex.scores(own + tr), plain.get_scores(known), rtol=1e-6)

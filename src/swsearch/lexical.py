@@ -181,7 +181,14 @@ class LexicalIndex:
         seg = full_segmenter()
         corpus_tokens = [tokenize(t, seg) for t in texts]
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
-        retriever.index(corpus_tokens, show_progress=False)
+        # token ids in sorted order: given plain tokens, bm25s numbers them in set order, which follows
+        # Python's per-process string hashing, so the saved files would differ on every build
+        vocab = {tok: i for i, tok in enumerate(sorted({t for toks in corpus_tokens for t in toks}))}
+        if vocab:
+            ids = [[vocab[t] for t in toks] for toks in corpus_tokens]
+            retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+        else:
+            retriever.index(corpus_tokens, show_progress=False)
         zh_counts = Counter(t for toks in corpus_tokens for t in toks if _CJK_RUN.fullmatch(t))
         lexicon = seg.lexicon(zh_counts)
         general = {w: seg.frequency(w) for w in zh_counts}
