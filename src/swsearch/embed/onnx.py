@@ -65,6 +65,10 @@ class OnnxEmbedder(PrefixedEmbedder):
     def describe(self) -> dict:
         return {**super().describe(), "query_prefix": self.query_prefix, "document_prefix": self.document_prefix}
 
+    def warm_up(self) -> None:
+        """Open the one-thread session a single query uses."""
+        self._session(threads_for(1))
+
     def _session(self, threads: int):
         if threads not in self._sessions:
             import onnxruntime as ort
