@@ -305,6 +305,8 @@ class E5QueryEncoder:
         except ImportError:
             raise ModelError("onnxruntime is not installed") from None
         f = self.file = E5File(model_path)
+        if f.H != 384 or f.MAXP < 3:
+            raise ModelError(f"{model_path}: hidden size {f.H}, expected multilingual-e5-small's 384")
         self.folder = engine_dir(fingerprint)
         if not (self.folder / "done.json").is_file():
             prepare(f, self.folder)
