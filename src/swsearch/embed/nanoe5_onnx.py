@@ -166,13 +166,14 @@ class E5Tokenizer:
                     break
                 spans.append((i, e))
                 cands.append(data[a:starts[e]])
-        found: dict[tuple[int, int], int] = {}
+        pieces_from: list[list[tuple[int, int]]] = [[] for _ in range(n)]  # (end, piece id), end ascending
         if cands:
             c = np.array(cands, dtype=self.pieces.dtype)
             pos = np.minimum(np.searchsorted(self.pieces, c), len(self.pieces) - 1)
-            hit = self.pieces[pos] == c
-            for j in np.flatnonzero(hit).tolist():
-                found[spans[j]] = int(self.piece_ids[pos[j]])
+            for j in np.flatnonzero(self.pieces[pos] == c).tolist():
+                idx = int(self.piece_ids[pos[j]])
+                if idx != self.unk:
+                    pieces_from[spans[j][0]].append((spans[j][1], idx))
         scores, unk = self.scores, self.unk
         best = [-1e30] * (n + 1)
         piece = [0] * (n + 1)
@@ -181,15 +182,10 @@ class E5Tokenizer:
         for i in range(n):
             if best[i] <= -1e29:
                 continue
-            a = starts[i]
-            for e in range(i + 1, n + 1):
-                if starts[e] - a > self.max_bytes:
-                    break
-                idx = found.get((i, e))
-                if idx is not None and idx != unk:
-                    s = best[i] + float(scores[idx])
-                    if s > best[e]:
-                        best[e], piece[e], prev[e] = s, idx, i
+            for e, idx in pieces_from[i]:
+                s = best[i] + float(scores[idx])
+                if s > best[e]:
+                    best[e], piece[e], prev[e] = s, idx, i
             s = best[i] + self.unk_score
             if s > best[i + 1]:
                 best[i + 1], piece[i + 1], prev[i + 1] = s, -1, i
