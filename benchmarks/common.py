@@ -21,6 +21,8 @@ DEV_QUERIES = DATA / "policy_dev_queries.jsonl"
 OWN_QUERIES = REPO / "benchmarks" / "data" / "policy_own_queries.jsonl"
 #: written before the last round of tuning and never used to choose a setting: the honest check
 HELDOUT_QUERIES = REPO / "benchmarks" / "data" / "policy_heldout_queries.jsonl"
+#: written in the fourth session before anything else was tried there; targets drawn at random from the chunks
+FRESH_QUERIES = REPO / "benchmarks" / "data" / "policy_fresh_queries.jsonl"
 GNU_TIME = shutil.which("time") if os.path.exists("/usr/bin/time") else None
 
 

