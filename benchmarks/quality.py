@@ -190,3 +190,60 @@ def save_texts(chunks, path: Path) -> Path:
     path.write_text("".join(json.dumps({"id": c.id, "text": c.text}, ensure_ascii=False) + "\n" for c in chunks),
                     encoding="utf-8")
     return path
+
+
+def _mrr10(scores: np.ndarray, relevant: np.ndarray) -> float:
+    top = np.argsort(-scores, kind="stable")[:10]
+    hit = np.nonzero(relevant[top])[0]
+    return 1.0 / (hit[0] + 1) if len(hit) else 0.0
+
+
+def fusion_weight_study(index, sets: dict, grid=(0.0, 0.5, 1.0, 2.0, 3.0), folds: int = 4, repeats: int = 20,
+                        seed: int = 0) -> dict:
+    """Are the fusion weights tuned to the questions they were chosen on? For RRF and the convex combination:
+    every weighting of the five rankings on ``grid`` (BM25 keeps a weight of at least 0.5) scored on ``own``;
+    the best one in-sample, its repeated stratified k-fold cross-validated MRR@10 on ``own`` (weights chosen on
+    the other folds), and its MRR@10 on the other sets. Uses ``Index.component_scores`` and ``fusion.fuse``,
+    so the scores are exactly those of ``search``."""
+    from itertools import product
+
+    from swsearch import fusion
+    from swsearch.evaluate import contains_span
+
+    names = list(fusion.HYBRID_WEIGHTS)
+    combos = [w for w in product(grid, repeat=len(names)) if w[names.index("lexical")] >= 0.5]
+    data = {}
+    for set_name, qs in sets.items():
+        lists = index.component_scores([q["query"] for q in qs])
+        rel = [np.array([contains_span(c.text, q["gold"]) for c in index.chunks]) for q in qs]
+        data[set_name] = (qs, lists, rel)
+
+    def per_query(set_name: str, method: str, weights: tuple) -> np.ndarray:
+        qs, lists, rel = data[set_name]
+        w = dict(zip(names, weights))
+        return np.array([_mrr10(fusion.fuse(ls, w, method), r) for ls, r in zip(lists, rel)])
+
+    out = {"grid": list(grid), "folds": folds, "repeats": repeats, "n_weightings": len(combos), "methods": {}}
+    directions = np.array([q["lang"] for q in data["own"][0]])
+    rng = np.random.default_rng(seed)
+    for method, default in (("rrf", fusion.HYBRID_WEIGHTS), ("convex", fusion.CONVEX_WEIGHTS)):
+        table = np.array([per_query("own", method, c) for c in combos])  # weightings x own questions
+        best = combos[int(table.mean(axis=1).argmax())]
+        cv = []
+        for _ in range(repeats):
+            fold = np.empty(len(directions), dtype=int)
+            for d in np.unique(directions):
+                ix = np.nonzero(directions == d)[0]
+                fold[rng.permutation(ix)] = np.arange(len(ix)) % folds
+            got = np.zeros(len(directions))
+            for f in range(folds):
+                train, test = fold != f, fold == f
+                got[test] = table[int(table[:, train].mean(axis=1).argmax()), test]
+            cv.append(got.mean())
+        shipped = tuple(default[n] for n in names)
+        out["methods"][method] = {
+            "shipped_weights": dict(zip(names, shipped)), "best_weights_on_own": dict(zip(names, best)),
+            "cv_own_mrr@10": round(float(np.mean(cv)), 4), "cv_own_sd": round(float(np.std(cv)), 4),
+            "shipped": {s: round(float(per_query(s, method, shipped).mean()), 4) for s in data},
+            "best_on_own": {s: round(float(per_query(s, method, best).mean()), 4) for s in data}}
+    return out

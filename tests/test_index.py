@@ -149,3 +149,54 @@ def test_feedback_moves_the_query_towards_its_best_chunks(tiny_index):
     assert np.allclose(fed - base, fusion.rrf(lists, fusion.FEEDBACK_WEIGHTS))
     hits = tiny_index.search(q, k=7, feedback=2)
     assert [h.score for h in hits] == sorted(fed, reverse=True)
+
+
+def test_fusion_helpers_by_hand():
+    from swsearch import fusion
+
+    a, b = np.array([3.0, 1.0, 2.0]), np.array([0.0, 10.0, 5.0])
+    za = (a - 2.0) / np.sqrt(2 / 3)
+    zb = (b - 5.0) / np.sqrt(50 / 3)
+    assert np.allclose(fusion.standardize(a), za)
+    assert np.array_equal(fusion.standardize(np.full(4, 7.0)), np.zeros(4))  # a flat ranking adds nothing
+    assert np.allclose(fusion.convex({"a": a, "b": b}, {"a": 2.0, "b": 1.0}), 2 * za + zb)
+    assert np.allclose(fusion.fuse({"a": a, "b": b}, {"a": 1.0}, "rrf"), 1 / (fusion.RRF_K + np.array([1, 3, 2])))
+    with pytest.raises(ValueError, match="unknown fusion"):
+        fusion.fuse({"a": a}, {"a": 1.0}, "max")
+    with pytest.raises(ValueError, match="positive weight"):
+        fusion.convex({"a": a}, {"a": 0.0})
+
+
+def test_component_scores_reproduce_hybrid_search_for_both_fusions(tiny_index):
+    from swsearch import fusion
+
+    q = "volunteers hours recorded"
+    (lists,) = tiny_index.component_scores([q])
+    assert set(lists) <= set(fusion.HYBRID_WEIGHTS) and {"dense", "dense_centred", "sentence", "lexical"} <= set(lists)
+    assert all(s.shape == (len(tiny_index),) for s in lists.values())
+    for method, weights in (("rrf", fusion.HYBRID_WEIGHTS), ("convex", fusion.CONVEX_WEIGHTS)):
+        fused = fusion.fuse(lists, weights, method)
+        hits = tiny_index.search(q, k=len(tiny_index), fusion=method)
+        assert [h.chunk_id for h in hits] == [tiny_index.chunks[i].id for i in np.argsort(-fused, kind="stable")]
+        assert np.allclose([h.score for h in hits], np.sort(fused)[::-1])
+    # weights override the defaults: BM25 alone ranks the matching chunks exactly as lexical mode does
+    q2 = "volunteers register and protect personal information; pay and training"
+    matching = int((tiny_index.component_scores([q2])[0]["lexical"] > 0).sum())
+    assert matching >= 2
+    only_bm25 = tiny_index.search(q2, k=matching, weights={"lexical": 1.0})
+    lexical = tiny_index.search(q2, k=matching, mode="lexical")
+    assert [h.chunk_id for h in only_bm25] == [h.chunk_id for h in lexical]
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"fusion": "max"}, "unknown fusion 'max'"),
+    ({"weights": {"bm25": 1.0}}, "unknown ranking 'bm25'"),
+    ({"weights": {"dense": -1}}, "at least 0"),
+    ({"weights": {"dense": float("nan")}}, "at least 0"),
+    ({"weights": [("dense", 1.0)]}, "must map ranking names"),
+    ({"weights": {"dense": 0, "lexical": 0}}, "weight 0"),
+])
+def test_bad_fusion_arguments_are_one_line_input_errors(tiny_index, kw, message):
+    with pytest.raises(InputError, match=message) as err:
+        tiny_index.search("volunteers", **kw)
+    assert "\n" not in str(err.value)

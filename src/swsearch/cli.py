@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--doc", action="append", help="only results from this document id (repeatable)")
     q.add_argument("--mode", choices=("hybrid", "dense", "lexical"),
                    help="hybrid (default: dense + BM25 with dictionary translation), dense or lexical")
+    q.add_argument("--fusion", choices=("rrf", "convex"), default="rrf",
+                   help="how hybrid search combines its rankings: rrf (ranks, default) or convex (z-scored scores)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
 
     i = sub.add_parser("info", help="describe an index")
@@ -118,7 +120,8 @@ def _cmd_query(args: argparse.Namespace) -> int:
     if args.lang is not None and args.lang not in ("en", "zh"):
         raise SwsearchError(f"unknown language {args.lang!r}; use --lang en or --lang zh")
     index = _open_index(args.index, warm_up=True)
-    hits = index.search(args.text, k=args.k, doc_ids=args.doc, language=args.lang, mode=args.mode)
+    hits = index.search(args.text, k=args.k, doc_ids=args.doc, language=args.lang, mode=args.mode,
+                        fusion=args.fusion)
     if args.json:
         json.dump({"query": args.text, "k": args.k, "results": [h.to_dict() for h in hits]}, sys.stdout,
                   ensure_ascii=False)
@@ -144,6 +147,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     modes = "hybrid (default), dense, lexical" if s.get("lexical") else "dense"
     centroids = f"; language centroids {', '.join(sorted(index.centroids))}" if index.centroids else ""
     print(f"index      {info['index_type']}; search modes: {modes}{centroids}")
+    print(f"queries    {info['query_engine']}")
     for d in info["documents"]:
         print(f"  {d['id']:<58} {d['language']}  {d.get('date') or '':<10}  {d['title'][:50]}")
     return 0

