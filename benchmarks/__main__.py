@@ -175,6 +175,10 @@ def policy_suite(work: Path, quick: bool, res: dict) -> None:
         e5, sets)
     res["policy"]["ablation"]["hybrid, convex combination of z-scores (fusion=\"convex\")"] = quality.eval_index(
         e5, sets, fusion="convex")
+    res["policy"]["ablation"]["hybrid + per-language candidate pools (language_pools=True)"] = quality.eval_index(
+        e5, sets, language_pools=True)
+    res["policy"]["ablation"]["hybrid, convex + per-language score calibration"] = quality.eval_index(
+        e5, sets, fusion="convex", language_pools=True)
     log("policy: fusion weights chosen on own: in-sample, cross-validated, and on the other sets")
     res["policy"]["fusion_weights"] = quality.fusion_weight_study(
         e5, sets, **({"grid": (0.0, 1.0, 3.0), "repeats": 3} if quick else {}))

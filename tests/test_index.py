@@ -200,3 +200,23 @@ def test_bad_fusion_arguments_are_one_line_input_errors(tiny_index, kw, message)
     with pytest.raises(InputError, match=message) as err:
         tiny_index.search("volunteers", **kw)
     assert "\n" not in str(err.value)
+
+
+def test_within_groups_by_hand():
+    from swsearch import fusion
+
+    s = np.array([0.9, 0.2, 0.5, 0.4, 0.1])
+    groups = [np.array([0, 1, 4]), np.array([2, 3])]
+    assert np.array_equal(fusion.within_groups(s, groups, "rrf"), [-1, -2, -1, -2, -3])
+    z = fusion.within_groups(s, groups, "convex")
+    assert np.allclose(z[[2, 3]], [1, -1]) and np.allclose(z[[0, 1, 4]], fusion.standardize(s[[0, 1, 4]]))
+
+
+def test_language_pools_put_each_language_on_its_own_scale(tiny_index):
+    q = "volunteers hours recorded"
+    plain = tiny_index.search(q, k=2, weights={"dense": 1.0})
+    pooled = tiny_index.search(q, k=2, weights={"dense": 1.0}, language_pools=True)
+    assert plain[0].chunk_id == tiny_index.search(q, k=1, mode="dense", centroids=False)[0].chunk_id
+    assert {h.language for h in pooled} == {"en", "zh"}  # each language's best chunk ranks first in its pool
+    for method in ("rrf", "convex"):
+        assert len(tiny_index.search(q, k=3, fusion=method, language_pools=True)) == 3

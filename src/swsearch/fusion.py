@@ -89,6 +89,20 @@ def convex(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float]) 
     return total
 
 
+def within_groups(scores: np.ndarray, groups: list[np.ndarray], method: str = "rrf") -> np.ndarray:
+    """Put each group's scores on its own scale, so no group outranks another wholesale.
+
+    With ``rrf``: the rank inside the group, negated (per-language candidate pools fused by rank: the best
+    English and the best Chinese chunk both rank first). With ``convex``: z-scores inside the group
+    (per-language score calibration). ``groups`` are index arrays that together cover every entry.
+    """
+    x = np.asarray(scores, dtype=np.float64)
+    out = np.empty_like(x)
+    for rows in groups:
+        out[rows] = -ranks(x[rows]) if method == "rrf" else standardize(x[rows])
+    return out
+
+
 def fuse(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float], method: str = "rrf") -> np.ndarray:
     """Fuse full score arrays by ``rrf`` (ranks) or ``convex`` (standardised scores)."""
     if method == "rrf":

@@ -20,6 +20,7 @@ from .split import HEADING_SEP, Chunk, sentence_units, split_text
 
 CONTEXT_MODES = ("none", "title", "heading", "title+heading")
 SEARCH_MODES = ("hybrid", "dense", "lexical")
+DENSE_RANKINGS = ("dense", "dense_centred", "sentence")  # the rankings ``language_pools`` puts on per-language scales
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,7 @@ class Index:
     def search(self, query: str, k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
                language: str | None = None, mode: str | None = None, centroids: bool = True,
                translate: bool = True, sentences: bool = True, feedback: int = 0, fusion: str = "rrf",
-               weights: Mapping[str, float] | None = None) -> list[Hit]:
+               weights: Mapping[str, float] | None = None, language_pools: bool = False) -> list[Hit]:
         """The ``k`` best chunks for ``query``; ``doc_ids`` / ``language`` restrict the search exactly.
 
         ``mode``: ``hybrid`` (default when built with lexical: dense + language-centred dense + BM25 with
@@ -312,16 +313,19 @@ class Index:
         (hybrid) adds pseudo-relevance feedback: the query vector moves towards its n best chunks and
         their rankings are fused again (off by default: it did not help on our questions). ``fusion``: ``rrf``
         (ranks, the default) or ``convex`` (z-scored scores); ``weights`` overrides the weight of each
-        ranking (keys of ``fusion.HYBRID_WEIGHTS``; see ``component_scores``).
+        ranking (keys of ``fusion.HYBRID_WEIGHTS``; see ``component_scores``). ``language_pools`` ranks
+        (rrf) or standardises (convex) the dense rankings within each chunk language before fusing
+        (off: it trades same-language for cross-language questions and lost on unseen ones).
         """
         return self.search_batch([query], k, doc_ids=doc_ids, language=language, mode=mode, centroids=centroids,
                                  translate=translate, sentences=sentences, feedback=feedback, fusion=fusion,
-                                 weights=weights)[0]
+                                 weights=weights, language_pools=language_pools)[0]
 
     def search_batch(self, queries: Sequence[str], k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
                      language: str | None = None, mode: str | None = None, centroids: bool = True,
                      translate: bool = True, sentences: bool = True, feedback: int = 0, fusion: str = "rrf",
-                     weights: Mapping[str, float] | None = None, batch_size: int = 32) -> list[list[Hit]]:
+                     weights: Mapping[str, float] | None = None, language_pools: bool = False,
+                     batch_size: int = 32) -> list[list[Hit]]:
         """``search`` for many queries at once (embedded in batches on every core)."""
         queries = self._check_queries(queries)
         method, weights = _check_fusion(fusion, weights)
@@ -350,7 +354,7 @@ class Index:
         results = []
         use_sentences = sentences and mode == "hybrid" and self.sentences is not None
         for scores in self._fused_scores(queries, mode, use_centroids, translate, use_sentences, batch_size,
-                                         feedback if mode == "hybrid" else 0, method, weights):
+                                         feedback if mode == "hybrid" else 0, method, weights, language_pools):
             if rows is not None:
                 masked = np.full(len(scores), -np.inf)
                 masked[rows] = scores[rows]
@@ -439,10 +443,14 @@ class Index:
 
     def _fused_scores(self, queries: list[str], mode: str, use_centroids: bool, translate: bool,
                       use_sentences: bool, batch_size: int, feedback: int = 0, method: str = "rrf",
-                      weights: dict[str, float] | None = None) -> list[np.ndarray]:
+                      weights: dict[str, float] | None = None, language_pools: bool = False) -> list[np.ndarray]:
         """Full score arrays (one per query) for hybrid, lexical and language-centred dense search."""
         per_query, qvecs, space, sents = self._component_scores(queries, mode, use_centroids, translate,
                                                                 use_sentences, batch_size)
+        groups = None
+        if language_pools and mode == "hybrid":
+            langs = self.chunk_languages
+            groups = [np.nonzero(langs == lang)[0] for lang in np.unique(langs)]
         out = []
         for i, lists in enumerate(per_query):
             if mode == "dense":
@@ -456,6 +464,9 @@ class Index:
                 if not any(w.get(name, 0.0) for name in lists):
                     raise InputError("every ranking this search uses has weight 0; give one of "
                                      f"{', '.join(lists)} a positive weight")
+                if groups is not None and len(groups) > 1:
+                    lists = {name: fusion.within_groups(scores, groups, method) if name in DENSE_RANKINGS else scores
+                             for name, scores in lists.items()}
                 fused = fusion.fuse(lists, w, method)
                 if feedback and space is not None:  # Rocchio: query + mean of the best chunks, ranked again
                     top = np.argsort(-fused, kind="stable")[:feedback]
