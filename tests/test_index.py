@@ -195,6 +195,7 @@ def test_component_scores_reproduce_hybrid_search_for_both_fusions(tiny_index):
     ({"weights": {"dense": float("nan")}}, "at least 0"),
     ({"weights": [("dense", 1.0)]}, "must map ranking names"),
     ({"weights": {"dense": 0, "lexical": 0}}, "weight 0"),
+    ({"weights": {}}, "weight 0"),
 ])
 def test_bad_fusion_arguments_are_one_line_input_errors(tiny_index, kw, message):
     with pytest.raises(InputError, match=message) as err:

@@ -312,10 +312,11 @@ class Index:
         ``centroids`` / ``translate`` / ``sentences`` switch those levers off for comparison. ``feedback=n``
         (hybrid) adds pseudo-relevance feedback: the query vector moves towards its n best chunks and
         their rankings are fused again (off by default: it did not help on our questions). ``fusion``: ``rrf``
-        (ranks, the default) or ``convex`` (z-scored scores); ``weights`` overrides the weight of each
-        ranking (keys of ``fusion.HYBRID_WEIGHTS``; see ``component_scores``). ``language_pools`` ranks
-        (rrf) or standardises (convex) the dense rankings within each chunk language before fusing
-        (off: it trades same-language for cross-language questions and lost on unseen ones).
+        (ranks, the default) or ``convex`` (z-scored scores); ``weights`` replaces the default weights
+        (keys of ``fusion.HYBRID_WEIGHTS``, a ranking left out gets 0; see ``component_scores``).
+        ``language_pools`` ranks (rrf) or standardises (convex) the dense rankings within each chunk
+        language before fusing (off: it trades same-language for cross-language questions and lost on
+        unseen ones).
         """
         return self.search_batch([query], k, doc_ids=doc_ids, language=language, mode=mode, centroids=centroids,
                                  translate=translate, sentences=sentences, feedback=feedback, fusion=fusion,
@@ -328,7 +329,7 @@ class Index:
                      batch_size: int = 32) -> list[list[Hit]]:
         """``search`` for many queries at once (embedded in batches on every core)."""
         queries = self._check_queries(queries)
-        method, weights = _check_fusion(fusion, weights)
+        method, weights = _check_fusion(fusion, weights)  # here ``fusion`` is the argument, not the module
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InputError(f"k must be a whole number of at least 1 (got {k!r})")
         if not isinstance(feedback, int) or isinstance(feedback, bool) or feedback < 0:
@@ -458,7 +459,8 @@ class Index:
             elif mode == "lexical":
                 out.append(lists["lexical"].astype(np.float64))
             else:
-                w = dict(weights or (fusion.CONVEX_WEIGHTS if method == "convex" else fusion.HYBRID_WEIGHTS))
+                default = fusion.CONVEX_WEIGHTS if method == "convex" else fusion.HYBRID_WEIGHTS
+                w = dict(weights if weights is not None else default)
                 if "dense_centred" not in lists:
                     w["dense"] = w.get("dense", 0.0) + w.get("dense_centred", 0.0)
                 if not any(w.get(name, 0.0) for name in lists):
