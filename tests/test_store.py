@@ -4,7 +4,8 @@ import os
 import numpy as np
 import pytest
 
-from swsearch import Index, IndexLoadError
+import swsearch
+from swsearch import Index, IndexLoadError, store
 from swsearch.store import FORMAT_VERSION
 
 from .conftest import HashEmbedder
@@ -12,7 +13,8 @@ from .conftest import HashEmbedder
 
 def test_round_trip_keeps_chunks_and_results(tiny_index, tmp_path, hash_embedder):
     path = tiny_index.save(tmp_path / "ix")
-    names = {p.name for p in path.iterdir()}
+    assert sorted(p.name for p in path.iterdir() if p.name != ".lock")[0] == "manifest.json"
+    names = {p.name for p in store.data_dir(path).iterdir()} | {"manifest.json"}
     assert {"chunks.jsonl", "manifest.json", "vectors.faiss", "bm25.vocab.json", "translation.json"} <= names
     assert "centroids.npy" in names  # the tiny corpus has English and Chinese documents
     loaded = Index.load(path, model=hash_embedder)
@@ -56,13 +58,13 @@ def test_other_format_version_is_refused(tiny_index, tmp_path):
 @pytest.mark.parametrize("name", ["vectors.faiss", "chunks.jsonl"])
 def test_truncated_or_corrupt_files_are_refused(tiny_index, tmp_path, name):
     path = _saved(tiny_index, tmp_path)
-    data = (path / name).read_bytes()
-    (path / name).write_bytes(data[: len(data) // 2])
+    data = (store.data_dir(path) / name).read_bytes()
+    (store.data_dir(path) / name).write_bytes(data[: len(data) // 2])
     with pytest.raises(IndexLoadError, match=f"{name} is truncated or corrupt"):
         Index.load(path)
     flipped = bytearray(data)
     flipped[len(data) // 2] ^= 0xFF
-    (path / name).write_bytes(bytes(flipped))
+    (store.data_dir(path) / name).write_bytes(bytes(flipped))
     with pytest.raises(IndexLoadError, match="truncated or corrupt"):
         Index.load(path)
 
@@ -90,37 +92,37 @@ def test_changed_installed_model_is_refused_at_first_search(tiny_index, tmp_path
         index.search("anything")
 
 
+def _snapshot(path):
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
 def test_save_is_atomic_when_writing_fails(tiny_index, tmp_path, monkeypatch):
     path = _saved(tiny_index, tmp_path)
-    before = {p.name: p.read_bytes() for p in path.iterdir()}
-    import swsearch.store as store
-
+    before = _snapshot(path)
     real_replace = os.replace
 
     def failing_replace(src, dst):
-        if ".tmp-" in str(src):  # the step that would put the new index in place
-            raise OSError("disk full")
+        if str(dst).endswith("manifest.json"):  # the step that would switch to the new version
+            raise OSError(28, "No space left on device")
         return real_replace(src, dst)
 
     monkeypatch.setattr(store.os, "replace", failing_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(swsearch.IndexWriteError, match="No space left.*previous index.*unchanged"):
         tiny_index.save(path)
     monkeypatch.undo()
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "corpus") == ["ix"]  # nothing temporary left
-    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "corpus") == ["ix"]
+    assert _snapshot(path) == before  # nothing temporary left, the old version untouched
     Index.load(path)
 
 
 def test_sentences_that_do_not_match_the_chunks_are_refused(tiny_index, tmp_path):
     import hashlib
 
-    from swsearch import store
-
     path = _saved(tiny_index, tmp_path)
     spans = tiny_index.sentence_spans.copy()
     spans[spans[:, 0] == spans[-1, 0], 0] = 0  # the last chunk loses its sentences (and the order breaks)
     data = store.npy_bytes(spans)
-    (path / "sentence_spans.npy").write_bytes(data)
+    (store.data_dir(path) / "sentence_spans.npy").write_bytes(data)
     manifest = json.loads((path / "manifest.json").read_text())
     manifest["files"]["sentence_spans.npy"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     (path / "manifest.json").write_text(json.dumps(manifest))

@@ -83,10 +83,12 @@ def _open_index(path: str | None, *, warm_up: bool = False):
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from .index import Index, default_index_dir
+    from .store import check_writable_target
 
     if args.out is None and args.path is not None:
         raise SwsearchError("give --out DIR for the index of your own corpus")
     out = Path(args.out) if args.out else default_index_dir(args.model)
+    check_writable_target(out)  # refuse a folder of the user's files before minutes of embedding, not after
     index = Index.build(args.path, model=args.model, index_type=args.index_type, lexical=not args.no_lexical,
                         sentences=not args.no_sentences, show_progress=not args.quiet)
     index.save(out)

@@ -15,5 +15,9 @@ class IndexLoadError(SwsearchError):
     """An index directory is missing, corrupt, or was built with another model or format."""
 
 
+class IndexWriteError(SwsearchError):
+    """An index cannot be written where asked: not an index folder, locked by another writer, or an OS error."""
+
+
 class ModelError(SwsearchError):
     """An embedding model could not be found or loaded."""

@@ -1,105 +1,369 @@
-"""The index directory on disk: ``manifest.json`` + ``chunks.jsonl`` + ``vectors.faiss`` (+ optional arrays).
+"""The index directory on disk: versioned, atomically switched, verified on load.
 
-Saves are atomic (written to a temporary sibling directory, then renamed into place) and loads check
-everything the manifest promises (format, file sizes and sha256, counts, dimension) before use, so a
-truncated copy or a half-written directory is refused with a message instead of giving wrong answers.
-No pickle anywhere: JSON, JSONL, FAISS's own format and ``.npy`` read with ``allow_pickle=False``.
+Layout (format 2)::
+
+    DIR/manifest.json       the configuration and the pointer: names the version folder that holds the files
+    DIR/v000003-1a2b3c4d/   one immutable version: chunks.jsonl, vectors.faiss, .npy and bm25s files
+    DIR/v000002-.../        the version before it, kept until the next write for readers still loading it
+    DIR/.lock               writers take it (flock); readers never do
+
+A write builds the new version in ``DIR/.tmp-*``, fsyncs it, renames it to ``v<seq>-<token>`` and only then
+replaces ``manifest.json`` (one ``os.replace``). A crash at any moment leaves the old manifest pointing at a
+complete old version, or the new one at a complete new version; leftovers are swept by the next writer,
+which holds the lock, so nothing another writer is doing is touched. Only a directory that already holds a
+swsearch index (recognised by its manifest) or an empty one is ever written to; anything else is refused.
+
+Reads accept only plain file names inside the version folder, open them without following symlinks, refuse
+anything that is not a regular file, check sizes before reading and digests after, and retry once the
+manifest has moved on when a writer removed the version being read. Format 1 (the files next to the
+manifest) still loads, and a save over it replaces it. No pickle anywhere: JSON, JSONL, FAISS's own format
+and ``.npy`` read with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import io
 import json
 import os
-import shutil
-import tempfile
+import re
+import secrets
+import stat
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import IndexLoadError
+from .errors import IndexLoadError, IndexWriteError
 
 FORMAT = "swsearch-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
+LOCK = ".lock"
 CHUNKS = "chunks.jsonl"
 VECTORS = "vectors.faiss"
 SENTENCES, SENTENCE_SPANS = "sentences.npy", "sentence_spans.npy"
+#: the manifest is read whole; a larger one is refused rather than read into memory
+MAX_MANIFEST_BYTES = 256 << 20
+#: how long a writer waits for another writer of the same directory (``SWSEARCH_LOCK_TIMEOUT`` overrides)
+LOCK_TIMEOUT_S = 60.0
+
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_VERSION_DIR = re.compile(r"v(\d{6,})-([0-9a-f]{8})")
+_TMP_DIR = re.compile(r"\.tmp-[0-9a-f]{8}")
+_TMP_MANIFEST = re.compile(r"\.manifest\.json\.tmp-[0-9a-f]{8}")
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_index_dir(path: str | Path, manifest: dict[str, Any], files: dict[str, bytes]) -> Path:
-    """Write ``files`` and a manifest recording their sizes and digests; replace ``path`` atomically."""
-    path = Path(path).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700; an index is as readable as any other file
-    old = None
+def _rebuild_hint(path: Path) -> str:
+    return f"rebuild it with: swsearch index [CORPUS] --out {path}"
+
+
+# ---------------------------------------------------------------------- reading
+def _read_regular(path: Path, max_bytes: int, expected: int | None = None) -> bytes:
+    """Read a regular file without following a symlink, without blocking on a FIFO and never past ``max_bytes``.
+
+    Raises FileNotFoundError when it is missing and IndexLoadError when it is not a plain file or too big.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
-        manifest = dict(manifest)
-        manifest["files"] = {name: {"bytes": len(data), "sha256": _sha256(data)} for name, data in files.items()}
-        for name, data in files.items():
-            (tmp / name).write_bytes(data)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
-    except BaseException:
-        if old is not None and not path.exists():
-            os.replace(old, path)  # put the previous index back
-        shutil.rmtree(tmp, ignore_errors=True)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise IndexLoadError(f"{path} is not a regular file; an index holds only the files swsearch wrote")
+        if expected is not None and st.st_size != expected:
+            raise IndexLoadError(f"{path} is truncated or corrupt (size differs from the manifest); "
+                                 f"{_rebuild_hint(path.parent)}")
+        if st.st_size > max_bytes:
+            raise IndexLoadError(f"{path} is {st.st_size} bytes, more than the {max_bytes} allowed; "
+                                 f"{_rebuild_hint(path.parent)}")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
+            raise IndexLoadError(f"{path} is a symbolic link; an index holds only the files swsearch wrote") from None
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return path
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes or (expected is not None and len(data) != expected):
+        raise IndexLoadError(f"{path} changed size while it was read; try again")
+    return data
 
 
-def read_index_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Read and verify an index directory; return (manifest, {file name: bytes})."""
-    path = Path(path).expanduser()
-    rebuild = "rebuild it with: swsearch index [CORPUS] --out " + str(path)
+def _read_manifest(path: Path) -> dict[str, Any]:
+    rebuild = _rebuild_hint(path)
     if not path.is_dir():
         raise IndexLoadError(f"index directory {path} does not exist; build one with: "
                              f"swsearch index [CORPUS] --out {path}")
     try:
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        raw = _read_regular(path / MANIFEST, MAX_MANIFEST_BYTES)
     except FileNotFoundError:
         raise IndexLoadError(f"{path} has no {MANIFEST}, so it is not a swsearch index; {rebuild}") from None
-    except (ValueError, OSError):
-        raise IndexLoadError(f"{path / MANIFEST} is corrupt; {rebuild}") from None
+    except OSError as exc:
+        raise IndexLoadError(f"cannot read {path / MANIFEST} ({exc.strerror}); check its permissions") from None
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise IndexLoadError(f"{path / MANIFEST} is corrupt (not UTF-8 JSON); {rebuild}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexLoadError(f"{path} is not a swsearch index (no '{FORMAT}' manifest); {rebuild}")
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        raise IndexLoadError(f"{path} uses index format {version}, this swsearch reads format {FORMAT_VERSION}; "
-                             f"{rebuild}")
-    files: dict[str, bytes] = {}
-    for name, meta in (manifest.get("files") or {}).items():
-        try:
-            data = (path / name).read_bytes()
-        except OSError:
-            raise IndexLoadError(f"{path / name} is missing; {rebuild}") from None
-        if len(data) != meta.get("bytes") or _sha256(data) != meta.get("sha256"):
-            raise IndexLoadError(f"{path / name} is truncated or corrupt (size or sha256 differs from the "
-                                 f"manifest); {rebuild}")
-        files[name] = data
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
+        raise IndexLoadError(f"{path} uses index format {version!r}, this swsearch reads formats "
+                             f"{', '.join(map(str, READABLE_VERSIONS))}; {rebuild}")
+    return manifest
+
+
+def _file_table(path: Path, manifest: dict[str, Any]) -> tuple[Path, dict[str, tuple[int, str]]]:
+    """The folder the files live in and {name: (bytes, sha256)}, every entry checked for shape."""
+    bad = f"{path / MANIFEST} is corrupt (its file list is malformed); {_rebuild_hint(path)}"
+    folder = path
+    if manifest["format_version"] >= 2:
+        data = manifest.get("data")
+        if not isinstance(data, str) or not _VERSION_DIR.fullmatch(data):
+            raise IndexLoadError(bad)
+        folder = path / data
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise IndexLoadError(bad)
+    table = {}
+    for name, meta in files.items():
+        if not _FILE_NAME.fullmatch(name) or name == MANIFEST:
+            raise IndexLoadError(f"{path / MANIFEST} names a file {name!r} outside the index; {_rebuild_hint(path)}")
+        if not isinstance(meta, dict):
+            raise IndexLoadError(bad)
+        size, digest = meta.get("bytes"), meta.get("sha256")
+        if (not isinstance(size, int) or isinstance(size, bool) or size < 0 or not isinstance(digest, str)
+                or not re.fullmatch(r"[0-9a-f]{64}", digest)):
+            raise IndexLoadError(bad)
+        table[name] = (size, digest)
     for required in (CHUNKS, VECTORS):
-        if required not in files:
-            raise IndexLoadError(f"{path} lists no {required}; {rebuild}")
-    return manifest, files
+        if required not in table:
+            raise IndexLoadError(f"{path} lists no {required}; {_rebuild_hint(path)}")
+    return folder, table
 
 
+def read_index_dir(path: str | Path, *, retries: int = 5) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Read and verify an index directory; return (manifest, {file name: bytes}).
+
+    Nothing outside ``path`` is read. When a writer replaced the index (and removed the version being read)
+    meanwhile, the read starts over on the new manifest, so a reader sees one whole version or the other.
+    """
+    path = Path(path).expanduser()
+    for attempt in range(retries + 1):
+        manifest = _read_manifest(path)
+        folder, table = _file_table(path, manifest)
+        files: dict[str, bytes] = {}
+        try:
+            for name, (size, digest) in table.items():
+                data = _read_regular(folder / name, size, expected=size)
+                if _sha256(data) != digest:
+                    raise IndexLoadError(f"{folder / name} is truncated or corrupt (sha256 differs from the "
+                                         f"manifest); {_rebuild_hint(path)}")
+                files[name] = data
+            return manifest, files
+        except FileNotFoundError as exc:
+            moved = _manifest_moved(path, manifest)
+            if not moved or attempt == retries:
+                raise IndexLoadError(f"{exc.filename} is missing; {_rebuild_hint(path)}") from None
+        except OSError as exc:
+            raise IndexLoadError(f"cannot read {exc.filename or path} ({exc.strerror}); check its permissions") \
+                from None
+    raise AssertionError("unreachable")
+
+
+def data_dir(path: str | Path) -> Path:
+    """The folder holding the current version's files (the index folder itself for format 1)."""
+    path = Path(path).expanduser()
+    return _file_table(path, _read_manifest(path))[0]
+
+
+def _manifest_moved(path: Path, manifest: dict[str, Any]) -> bool:
+    try:
+        return _read_manifest(path).get("data") != manifest.get("data")
+    except IndexLoadError:
+        return False
+
+
+# ---------------------------------------------------------------------- writing
+def is_index_dir(path: Path) -> bool:
+    """Whether ``path`` holds a swsearch index (its manifest says so)."""
+    try:
+        _read_manifest(path)
+        return True
+    except IndexLoadError:
+        return False
+
+
+def _ours(name: str) -> bool:
+    """Names a swsearch writer creates inside an index directory."""
+    return (name in (MANIFEST, LOCK) or bool(_VERSION_DIR.fullmatch(name) or _TMP_DIR.fullmatch(name)
+                                             or _TMP_MANIFEST.fullmatch(name)))
+
+
+def check_writable_target(path: str | Path) -> Path:
+    """``path`` resolved, if swsearch may write an index there: it does not exist, is an empty folder, or
+    already holds a swsearch index. Anything else (a file, a folder of the user's files) is refused, so a
+    mistyped ``--out`` never costs anyone their files."""
+    path = Path(path).expanduser().resolve()
+    if not path.exists():
+        if path.is_symlink():
+            raise IndexWriteError(f"{path} is a dangling symbolic link; give --out a folder path")
+        return path
+    if not path.is_dir():
+        raise IndexWriteError(f"{path} exists and is not a folder; give --out a new or empty folder, or an "
+                              "existing swsearch index to replace")
+    try:
+        names = os.listdir(path)
+    except OSError as exc:
+        raise IndexWriteError(f"cannot list {path} ({exc.strerror}); check its permissions") from None
+    if MANIFEST in names and is_index_dir(path):
+        return path
+    if all(_ours(n) for n in names):  # empty, or only what swsearch writes (a damaged index of ours included)
+        return path
+    raise IndexWriteError(f"{path} is a folder that is not a swsearch index (it holds {len(names)} other "
+                          "entries); swsearch only replaces its own indexes: give --out a new or empty folder")
+
+
+@contextlib.contextmanager
+def writer_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
+    """Hold ``path/.lock`` exclusively: one writer per index directory; the next waits up to ``timeout`` s."""
+    import fcntl
+
+    if timeout is None:
+        try:
+            timeout = float(os.environ.get("SWSEARCH_LOCK_TIMEOUT", LOCK_TIMEOUT_S))
+        except ValueError:
+            timeout = LOCK_TIMEOUT_S
+    fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexWriteError(f"another process is writing {path} (waited {timeout:.0f} s); try again "
+                                          "when it has finished, or set SWSEARCH_LOCK_TIMEOUT") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "xb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _remove_version(folder: Path) -> None:
+    """Remove one of our version/temporary folders: its plain files, then the folder (kept if anything else is left)."""
+    try:
+        for entry in os.scandir(folder):
+            if entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                os.unlink(entry.path)
+        os.rmdir(folder)
+    except OSError:
+        pass
+
+
+def write_index_dir(path: str | Path, manifest: dict[str, Any], files: dict[str, bytes], *,
+                    lock_timeout: float | None = None) -> Path:
+    """Write ``files`` as a new version of the index at ``path`` and switch the manifest to it atomically.
+
+    Refuses a ``path`` that is neither new, empty nor a swsearch index. Writers of one directory take turns
+    (a lock); readers are never blocked and never see a half-written index.
+    """
+    for name in files:
+        if not _FILE_NAME.fullmatch(name) or name == MANIFEST:
+            raise ValueError(f"bad index file name {name!r}")
+    path = check_writable_target(path)
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexWriteError(f"cannot create {path} ({exc.strerror}); choose another --out") from None
+    try:
+        with writer_lock(path, lock_timeout):
+            return _write_locked(path, manifest, files)
+    except OSError as exc:
+        if created and not is_index_dir(path):  # leave no empty folder behind a failed first save
+            for name in os.listdir(path):
+                if _ours(name):
+                    (_remove_version(path / name) if (path / name).is_dir() else os.unlink(path / name))
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise IndexWriteError(f"cannot write the index to {path} ({exc.strerror or exc}); the previous index, if "
+                              "any, is unchanged") from None
+
+
+def _write_locked(path: Path, manifest: dict[str, Any], files: dict[str, bytes]) -> Path:
+    check_writable_target(path)  # again under the lock: the folder may have changed while we waited
+    try:
+        old = _read_manifest(path) if (path / MANIFEST).exists() else None
+    except IndexLoadError:  # a damaged index of ours: replaced like any other
+        old = None
+    # sweep what killed writers left: under the lock, no live writer owns a temporary folder
+    for name in os.listdir(path):
+        if _TMP_DIR.fullmatch(name):
+            _remove_version(path / name)
+        elif _TMP_MANIFEST.fullmatch(name):
+            with contextlib.suppress(OSError):
+                os.unlink(path / name)
+    seq = 1 + max((int(m.group(1)) for n in os.listdir(path) if (m := _VERSION_DIR.fullmatch(n))), default=0)
+    token = secrets.token_hex(4)
+    tmp, version = path / f".tmp-{token}", f"v{seq:06d}-{token}"
+    tmp_manifest = path / f".manifest.json.tmp-{token}"
+    manifest = {**manifest, "format": FORMAT, "format_version": FORMAT_VERSION, "data": version,
+                "files": {name: {"bytes": len(data), "sha256": _sha256(data)} for name, data in files.items()}}
+    try:
+        tmp.mkdir()
+        for name, data in files.items():
+            _write_synced(tmp / name, data)
+        _fsync_dir(tmp)
+        os.replace(tmp, path / version)
+        _write_synced(tmp_manifest, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
+        os.replace(tmp_manifest, path / MANIFEST)  # the switch: readers see the old index or the new one
+    except BaseException:
+        for leftover in (tmp, path / version):
+            if leftover.is_dir():
+                _remove_version(leftover)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_manifest)
+        raise
+    _fsync_dir(path)
+    # what the new version replaced: keep the version just replaced (a reader may be loading it), drop the rest
+    keep = {version, old.get("data") if old else None}
+    for name in os.listdir(path):
+        if _VERSION_DIR.fullmatch(name) and name not in keep:
+            _remove_version(path / name)
+    if old is not None and old.get("format_version") == 1:  # a format-1 index kept its files beside the manifest
+        for name in old.get("files") or {}:
+            if isinstance(name, str) and _FILE_NAME.fullmatch(name) and name != MANIFEST:
+                with contextlib.suppress(OSError):
+                    os.unlink(path / name)
+    return path
+
+
+# ---------------------------------------------------------------------- serialisation helpers
 def npy_bytes(array: np.ndarray) -> bytes:
     """Serialise an array as .npy (no pickle)."""
     buf = io.BytesIO()
