@@ -48,6 +48,16 @@ print(ok, bad)
 """
 
 
+# a child that holds an index's writer lock
+LOCK_HOLDER = """
+import sys, time
+from swsearch import store
+with store.writer_lock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
 def _child(code: str, *args: object) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -143,13 +153,25 @@ def test_leftovers_of_killed_writers_are_swept(saved, tiny_index):
 
 
 def test_a_second_writer_waits_then_gets_one_line(saved, tiny_index):
-    with store.writer_lock(saved):
+    holder = _child(LOCK_HOLDER, saved, 20)
+    assert holder.stdout.readline().strip() == "locked"
+    try:
         start = time.monotonic()
         with pytest.raises(IndexWriteError, match="another process is writing .*try again"):
             store.write_index_dir(saved, {"format": store.FORMAT}, {"chunks.jsonl": b"", "vectors.faiss": b""},
                                   lock_timeout=0.3)
         assert 0.3 <= time.monotonic() - start < 5
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
     Index.load(saved)  # untouched
+    tiny_index.save(saved)  # and free again once the other writer is gone
+
+
+def test_the_lock_is_reentrant_within_a_thread(saved, tiny_index):
+    with store.writer_lock(saved):  # what `swsearch add` does: load, change and save under one lock
+        tiny_index.save(saved)
+    assert len(Index.load(saved)) == len(tiny_index)
 
 
 # ---------------------------------------------------------------------- reading only inside the index

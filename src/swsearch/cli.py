@@ -64,6 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how hybrid search combines its rankings: rrf (ranks, default) or convex (z-scored scores)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
 
+    a = sub.add_parser("add", help="add documents to an index: only their chunks are embedded")
+    a.add_argument("path", help="a .txt/.md file, a folder of them, or a .jsonl file")
+    a.add_argument("--index", help="index directory to change (default: $SWSEARCH_INDEX, else a copy of the "
+                   "bundled one)")
+    a.add_argument("--upsert", action="store_true", help="replace documents whose id is already in the index")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    d = sub.add_parser("delete", help="delete documents from an index by id")
+    d.add_argument("ids", nargs="+", metavar="ID", help="document id (`swsearch info` lists them)")
+    d.add_argument("--index", help="index directory to change (default: $SWSEARCH_INDEX, else a copy of the "
+                   "bundled one)")
+
     i = sub.add_parser("info", help="describe an index")
     i.add_argument("--index", help="index directory (default: the bundled corpus's index)")
     i.add_argument("--json", action="store_true", help="print one JSON object")
@@ -96,6 +108,49 @@ def _cmd_index(args: argparse.Namespace) -> int:
     print(f"indexed {len(index.documents)} documents as {len(index)} chunks with {index.config['model']['name']} "
           f"in {sum(t.values()):.1f} s -> {out}")
     return 0
+
+
+def _edit(path: str | None, change, verb: str) -> int:
+    """Load → change → save an index while holding its writer lock, so concurrent edits take turns and none
+    is lost. The bundled index is read-only: its first edit writes a copy under $SWSEARCH_HOME, said so."""
+    import time
+
+    from . import store
+    from .embed.base import cache_dir
+    from .index import Index, bundled_index_dir
+
+    start = time.perf_counter()
+    path = path or os.environ.get("SWSEARCH_INDEX")
+    bundled = bundled_index_dir().resolve()
+    if path is None or Path(path).expanduser().resolve() == bundled:
+        target = cache_dir() / "indexes" / "bundled-edited"
+        source = target if store.is_index_dir(target) else bundled
+        sys.stderr.write(f"swsearch: the bundled index is read-only; {'changing' if source == target else 'writing'} "
+                         f"a copy at {target} (search it with --index {target})\n")
+        store.check_writable_target(target)
+        target.mkdir(parents=True, exist_ok=True)
+    else:
+        source = target = Path(path).expanduser()
+        if not store.is_index_dir(target):
+            Index.load(target)  # raises the one-line reason (missing, not an index, corrupt)
+    with store.writer_lock(target):
+        index = Index.load(source)
+        before = (len(index.documents), len(index))
+        change(index)
+        out = index.save(target)
+    print(f"{verb}: {before[0]} → {len(index.documents)} documents, {before[1]} → {len(index)} chunks in "
+          f"{time.perf_counter() - start:.1f} s -> {out}")
+    return 0
+
+
+def _cmd_add(args: argparse.Namespace) -> int:
+    def change(index):
+        (index.upsert if args.upsert else index.add)(args.path, show_progress=not args.quiet)
+    return _edit(args.index, change, "upserted" if args.upsert else "added")
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    return _edit(args.index, lambda index: index.delete(args.ids), "deleted")
 
 
 def _print_hits(query: str, hits, width: int) -> None:
@@ -169,7 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handler = {"index": _cmd_index, "query": _cmd_query, "info": _cmd_info}[args.command]
+    handler = {"index": _cmd_index, "query": _cmd_query, "info": _cmd_info, "add": _cmd_add,
+               "delete": _cmd_delete}[args.command]
     try:
         return handler(args)
     except SwsearchError as exc:

@@ -194,11 +194,17 @@ def load_corpus(path: str | Path | None = None) -> list[Document]:
     docs = [d for d in docs if d.text.strip()]
     if not docs:
         raise InputError(f"{p} holds no readable text; add .txt/.md files or JSONL records with a 'text'")
-    ids = [d.id for d in docs]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise InputError(f"{p}: document id {dup!r} appears more than once; ids must be unique")
+    _check_unique(docs, str(p))
     return docs
+
+
+def _check_unique(docs: list[Document], where: str) -> None:
+    """Document ids must be unique: two documents with one id would merge into chunks with the same ids."""
+    seen: set[str] = set()
+    for d in docs:
+        if d.id in seen:
+            raise InputError(f"{where}: document id {d.id!r} appears more than once; ids must be unique")
+        seen.add(d.id)
 
 
 def as_documents(source: str | Path | Iterable[Document | str] | None) -> list[Document]:
@@ -215,4 +221,5 @@ def as_documents(source: str | Path | Iterable[Document | str] | None) -> list[D
             raise InputError(f"cannot index a {type(item).__name__}; pass Documents, strings or a path")
     if not docs:
         raise InputError("nothing to index: the document list is empty")
+    _check_unique(docs, "the documents")
     return docs

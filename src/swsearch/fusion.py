@@ -48,21 +48,50 @@ def segment_max(scores: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.maximum.reduceat(scores, starts, axis=-1)
 
 
-def ranks(scores: np.ndarray) -> np.ndarray:
-    """1-based rank of every entry, best score first (ties broken by position)."""
-    order = np.argsort(-scores, kind="stable")
+def ranks(scores: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """1-based rank of every entry, best score first; equal scores are ranked in ``order`` (a permutation of
+    the entries; by default their position), so ties do not depend on the order chunks were indexed in."""
+    scores = np.asarray(scores)
+    if order is None:
+        best = np.argsort(-scores, kind="stable")
+    else:
+        best = order[np.argsort(-scores[order], kind="stable")]
     out = np.empty(len(scores), dtype=np.float64)
-    out[order] = np.arange(1, len(scores) + 1)
+    out[best] = np.arange(1, len(scores) + 1)
     return out
 
 
-def rrf(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float], k: int = RRF_K) -> np.ndarray:
+def top_k(scores: np.ndarray, k: int, order: np.ndarray | None = None) -> np.ndarray:
+    """The entries of the ``k`` best scores, best first, ties in ``order`` as in ``ranks``; no full sort."""
+    scores = np.asarray(scores)
+    if order is None:
+        order = np.arange(len(scores))
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    s = scores[order]
+    kth = np.partition(-s, k - 1)[k - 1]
+    candidates = np.flatnonzero(-s <= kth)  # every entry tied with the k-th too, in tie-break order
+    return order[candidates[np.argsort(-s[candidates], kind="stable")[:k]]]
+
+
+def effective_weights(names, weights: Mapping[str, float]) -> dict[str, float]:
+    """The weights a fusion of the rankings ``names`` uses: without centroids there is no ``dense_centred``
+    ranking, and its weight goes to ``dense`` (what it is without centring)."""
+    w = dict(weights)
+    if "dense_centred" not in names and "dense" in names:
+        w["dense"] = w.get("dense", 0.0) + w.get("dense_centred", 0.0)
+    return w
+
+
+def rrf(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float], k: int = RRF_K,
+        order: np.ndarray | None = None) -> np.ndarray:
     """Weighted reciprocal rank fusion: ``sum_w w / (k + rank)`` over the given full score arrays."""
     total = None
     for name, scores in score_lists.items():
         w = weights.get(name, 0.0)
         if w:
-            part = w / (k + ranks(scores))
+            part = w / (k + ranks(scores, order))
             total = part if total is None else total + part
     if total is None:
         raise ValueError("no ranking with a positive weight to fuse")
@@ -94,7 +123,8 @@ def within_groups(scores: np.ndarray, groups: list[np.ndarray], method: str = "r
 
     With ``rrf``: the rank inside the group, negated (per-language candidate pools fused by rank: the best
     English and the best Chinese chunk both rank first). With ``convex``: z-scores inside the group
-    (per-language score calibration). ``groups`` are index arrays that together cover every entry.
+    (per-language score calibration). ``groups`` are index arrays that together cover every entry, each
+    in tie-break order (ties inside a group are ranked in that order).
     """
     x = np.asarray(scores, dtype=np.float64)
     out = np.empty_like(x)
@@ -103,10 +133,17 @@ def within_groups(scores: np.ndarray, groups: list[np.ndarray], method: str = "r
     return out
 
 
-def fuse(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float], method: str = "rrf") -> np.ndarray:
-    """Fuse full score arrays by ``rrf`` (ranks) or ``convex`` (standardised scores)."""
+def fuse(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float], method: str = "rrf",
+         order: np.ndarray | None = None) -> np.ndarray:
+    """Fuse full score arrays by ``rrf`` (ranks) or ``convex`` (standardised scores).
+
+    ``weights`` as ``search`` takes them (``effective_weights`` is applied here, so fusing
+    ``Index.component_scores(q, centroids=False)`` gives what ``search(q, centroids=False)`` ranks by);
+    ``order``: the tie-break order of the entries (``Index.tie_order``) for ``rrf``.
+    """
+    weights = effective_weights(score_lists, weights)
     if method == "rrf":
-        return rrf(score_lists, weights)
+        return rrf(score_lists, weights, order=order)
     if method == "convex":
         return convex(score_lists, weights)
     raise ValueError(f"unknown fusion method {method!r}; use one of {', '.join(FUSION_METHODS)}")

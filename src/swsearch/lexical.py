@@ -116,19 +116,16 @@ def _definition_words(definition: str) -> list[str]:
     return en_tokens(re.sub(r"\bto\s+", " ", definition))
 
 
-def build_translation(zh_counts: dict[str, int], general_freq: dict[str, int] | None = None,
-                      max_targets: int = 3) -> dict[str, dict[str, list[str]]]:
-    """CC-CEDICT tables restricted to a corpus: {"zh2en": {word: [stems]}, "en2zh": {stem: [words]}}.
+def glossary(words: Iterable[str]) -> dict[str, dict[str, list]]:
+    """CC-CEDICT's glosses of ``words`` as English stems: what translation tables are computed from.
 
-    ``zh_counts``: the corpus's Chinese words and how often each occurs; ``general_freq``: how common each
-    is in general Chinese (jieba's dictionary). An English word's Chinese renderings are ranked by where the
-    gloss stands in the entry, then by corpus count × general frequency, so "worker" favours 工作者 in a
-    corpus about community workers a little more than a general dictionary would.
+    ``stems``: the first stems of the first three definitions (Chinese → English); ``short``: [definition
+    rank, stem] for every definition of one or two words (English → Chinese candidates). Stored with an index,
+    so adding or deleting documents recomputes the tables without reading the 120,000-entry dictionary.
     """
     entries = _cedict()
-    zh2en: dict[str, list[str]] = {}
-    en2zh_scored: dict[str, list[tuple[int, int, str]]] = {}
-    for word, count in zh_counts.items():
+    out: dict[str, dict[str, list]] = {}
+    for word in sorted(set(words)):
         defs = entries.get(word)
         if not defs or len(word) < 2:  # single characters gloss to everything
             continue
@@ -137,16 +134,45 @@ def build_translation(zh_counts: dict[str, int], general_freq: dict[str, int] | 
             for s in _definition_words(d)[:4]:
                 if s not in stems:
                     stems.append(s)
-        if stems:
-            zh2en[word] = stems[:6]
+        short = []
         for rank, d in enumerate(defs[:4]):
             ws = _definition_words(d)
-            if 1 <= len(ws) <= 2 and len(word) >= 2:  # short glosses: "community", "average wage"
-                for s in ws:
-                    weight = count * (general_freq or {}).get(word, 1)
-                    en2zh_scored.setdefault(s, []).append((rank, -weight, word))
+            if 1 <= len(ws) <= 2:  # short glosses: "community", "average wage"
+                short.extend([rank, s] for s in ws)
+        out[word] = {"stems": stems[:6], "short": short}
+    return out
+
+
+def translation_tables(zh_counts: dict[str, int], gloss: dict[str, dict[str, list]],
+                       general_freq: dict[str, int] | None = None,
+                       max_targets: int = 3) -> dict[str, dict[str, list[str]]]:
+    """Tables restricted to a corpus: {"zh2en": {word: [stems]}, "en2zh": {stem: [words]}}.
+
+    ``zh_counts``: the corpus's Chinese words and how often each occurs; ``gloss``: their ``glossary``;
+    ``general_freq``: how common each is in general Chinese (jieba's dictionary). An English word's Chinese
+    renderings are ranked by where the gloss stands in the entry, then by corpus count × general frequency,
+    so "worker" favours 工作者 in a corpus about community workers a little more than a general dictionary
+    would. Words are visited in sorted order, so the tables do not depend on the order documents came in.
+    """
+    zh2en: dict[str, list[str]] = {}
+    en2zh_scored: dict[str, list[tuple[int, int, str]]] = {}
+    for word in sorted(zh_counts):
+        g = gloss.get(word)
+        if not g:
+            continue
+        if g["stems"]:
+            zh2en[word] = list(g["stems"])
+        weight = zh_counts[word] * (general_freq or {}).get(word, 1)
+        for rank, s in g["short"]:
+            en2zh_scored.setdefault(s, []).append((rank, -weight, word))
     en2zh = {s: [w for _, _, w in sorted(c)[:max_targets]] for s, c in en2zh_scored.items()}
     return {"zh2en": zh2en, "en2zh": en2zh}
+
+
+def build_translation(zh_counts: dict[str, int], general_freq: dict[str, int] | None = None,
+                      max_targets: int = 3) -> dict[str, dict[str, list[str]]]:
+    """``translation_tables`` straight from CC-CEDICT."""
+    return translation_tables(zh_counts, glossary(zh_counts), general_freq, max_targets)
 
 
 def translate(tokens: Sequence[str], tables: dict[str, dict[str, list[str]]]) -> list[str]:
@@ -162,24 +188,58 @@ def translate(tokens: Sequence[str], tables: dict[str, dict[str, list[str]]]) ->
     return out
 
 
+def _parse_lexicon(lexicon: str) -> dict[str, int]:
+    """{word: frequency} of a lexicon made by ``ChineseSegmenter.lexicon`` (the placeholder entry included)."""
+    out = {}
+    for line in lexicon.splitlines():
+        word, _, freq = line.rpartition(" ")
+        if word:
+            out[word] = int(freq)
+    return out
+
+
 class LexicalIndex:
-    """bm25s BM25 over chunk tokens, with the lexicon and translation tables a query needs."""
+    """bm25s BM25 over chunk tokens, with the lexicon and translation tables a query needs.
+
+    Everything here is derived from each chunk's tokens and the glossary of the corpus's Chinese words, which
+    are stored too: adding or removing chunks recomputes BM25 statistics, lexicon and tables exactly as a
+    fresh build of the same chunks would, without re-reading jieba's dictionary or CC-CEDICT for words
+    already seen. Queries are always segmented with the stored lexicon, whether the index was just built or
+    loaded, so both rank alike.
+    """
 
     FILES = ("bm25.data.npy", "bm25.indices.npy", "bm25.indptr.npy", "bm25.vocab.json", "bm25.params.json",
              "bm25.nonoccurrence.npy")
+    TOKENS, OFFSETS, GLOSSARY = "lexical.tokens.npy", "lexical.offsets.npy", "glossary.json"
 
-    def __init__(self, retriever, lexicon: str, tables: dict[str, dict[str, list[str]]]):
+    def __init__(self, retriever, lexicon: str, tables: dict[str, dict[str, list[str]]],
+                 tokens: list[list[str]] | None = None, gloss: dict[str, dict[str, list]] | None = None):
         self.retriever = retriever
         self.lexicon = lexicon
         self.tables = tables
+        #: each chunk's tokens and the corpus words' glosses (None in an index saved before they were stored)
+        self.tokens = tokens
+        self.glossary = gloss
         self._segmenter: ChineseSegmenter | None = None
 
     @classmethod
     def build(cls, texts: Sequence[str], *, k1: float = 1.5, b: float = 0.75) -> LexicalIndex:
-        import bm25s
-
         seg = full_segmenter()
         corpus_tokens = [tokenize(t, seg) for t in texts]
+        words = {t for toks in corpus_tokens for t in toks if _CJK_RUN.fullmatch(t)}
+        freq = {w: seg.frequency(w) for w in words}
+        seg.tk.check_initialized()
+        return cls.from_tokens(corpus_tokens, glossary(words), freq, int(seg.tk.total), k1=k1, b=b)
+
+    @classmethod
+    def from_tokens(cls, corpus_tokens: list[list[str]], gloss: dict[str, dict[str, list]],
+                    freq: dict[str, int], total: int, *, k1: float = 1.5, b: float = 0.75) -> LexicalIndex:
+        """BM25, lexicon and tables of chunks given as tokens; ``freq``/``total``: jieba's general frequencies."""
+        import logging
+
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # not its "Building index from IDs objects" line
         retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
         # token ids in sorted order: given plain tokens, bm25s numbers them in set order, which follows
         # Python's per-process string hashing, so the saved files would differ on every build
@@ -190,11 +250,33 @@ class LexicalIndex:
         else:
             retriever.index(corpus_tokens, show_progress=False)
         zh_counts = Counter(t for toks in corpus_tokens for t in toks if _CJK_RUN.fullmatch(t))
-        lexicon = seg.lexicon(zh_counts)
-        general = {w: seg.frequency(w) for w in zh_counts}
-        index = cls(retriever, lexicon, build_translation(dict(sorted(zh_counts.items())), general))
-        index._segmenter = seg
-        return index
+        lines = [f"{w} {freq.get(w, 1)}" for w in sorted(zh_counts)]
+        rest = max(total - sum(freq.get(w, 1) for w in zh_counts), 1)
+        lexicon = "\n".join([*lines, f"\ue000 {rest}"]) + "\n"
+        tables = translation_tables(zh_counts, gloss, freq)
+        return cls(retriever, lexicon, tables, corpus_tokens, {w: g for w, g in gloss.items() if w in zh_counts})
+
+    def with_rows(self, keep: np.ndarray, texts: Sequence[str], order: np.ndarray | None = None) -> LexicalIndex:
+        """The lexical index of the chunks at rows ``keep`` followed by new chunks ``texts``, then rearranged
+        by ``order`` (row i of the result is row ``order[i]`` of that list)."""
+        r = self.retriever
+        old_tokens = self.tokens
+        if old_tokens is None:
+            raise ValueError("this index stores no chunk tokens; rebuild it with LexicalIndex.build")
+        new_tokens = [tokenize(t, full_segmenter()) for t in texts]  # as a build tokenises (jieba loads lazily)
+        tokens = [old_tokens[i] for i in keep.tolist()] + new_tokens
+        if order is not None:
+            tokens = [tokens[i] for i in order.tolist()]
+        freq = _parse_lexicon(self.lexicon)
+        total = sum(freq.values())
+        freq.pop("\ue000", None)
+        gloss = dict(self.glossary or {})
+        new_words = {t for toks in new_tokens for t in toks if _CJK_RUN.fullmatch(t) and t not in freq}
+        if new_words:
+            seg = full_segmenter()
+            freq.update({w: seg.frequency(w) for w in new_words})
+            gloss.update(glossary(new_words))
+        return LexicalIndex.from_tokens(tokens, gloss, freq, total, k1=r.k1, b=r.b)
 
     @property
     def segmenter(self) -> ChineseSegmenter:
@@ -217,6 +299,8 @@ class LexicalIndex:
 
     def to_files(self) -> dict[str, bytes]:
         """Serialise (bm25s's own numpy + JSON files, no pickle) for the index directory."""
+        from .store import npy_bytes
+
         with tempfile.TemporaryDirectory() as tmp:
             self.retriever.save(tmp, data_name=self.FILES[0], indices_name=self.FILES[1], indptr_name=self.FILES[2],
                                 vocab_name=self.FILES[3], params_name=self.FILES[4], nnoc_name=self.FILES[5],
@@ -224,11 +308,19 @@ class LexicalIndex:
             files = {n: (Path(tmp) / n).read_bytes() for n in self.FILES if (Path(tmp) / n).exists()}
         files["lexicon.txt"] = self.lexicon.encode("utf-8")
         files["translation.json"] = json.dumps(self.tables, ensure_ascii=False).encode("utf-8")
+        if self.tokens is not None:
+            vocab = {t: i for i, t in enumerate(sorted({t for toks in self.tokens for t in toks}))}
+            files[self.TOKENS] = npy_bytes(np.array([vocab[t] for toks in self.tokens for t in toks], dtype=np.int32))
+            files[self.OFFSETS] = npy_bytes(np.cumsum([0] + [len(toks) for toks in self.tokens], dtype=np.int64))
+            files[self.GLOSSARY] = json.dumps({"vocab": list(vocab), "glossary": self.glossary},
+                                              ensure_ascii=False).encode("utf-8")
         return files
 
     @classmethod
     def from_files(cls, files: dict[str, bytes]) -> LexicalIndex:
         import bm25s
+
+        from .store import npy_load
 
         with tempfile.TemporaryDirectory() as tmp:
             for n in cls.FILES:
@@ -237,4 +329,12 @@ class LexicalIndex:
             retriever = bm25s.BM25.load(tmp, data_name=cls.FILES[0], indices_name=cls.FILES[1],
                                         indptr_name=cls.FILES[2], vocab_name=cls.FILES[3],
                                         params_name=cls.FILES[4], nnoc_name=cls.FILES[5], show_progress=False)
-        return cls(retriever, files["lexicon.txt"].decode("utf-8"), json.loads(files["translation.json"]))
+        tokens = gloss = None
+        if cls.GLOSSARY in files:
+            stored = json.loads(files[cls.GLOSSARY])
+            vocab, gloss = stored["vocab"], stored["glossary"]
+            ids, offsets = npy_load(files[cls.TOKENS]), npy_load(files[cls.OFFSETS])
+            words = np.array(vocab, dtype=object)[ids] if len(ids) else np.zeros(0, dtype=object)
+            tokens = [words[a:b].tolist() for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+        return cls(retriever, files["lexicon.txt"].decode("utf-8"), json.loads(files["translation.json"]),
+                   tokens, gloss)

@@ -232,10 +232,27 @@ def check_writable_target(path: str | Path) -> Path:
                           "entries); swsearch only replaces its own indexes: give --out a new or empty folder")
 
 
+_held: dict[tuple[str, int], int] = {}
+
+
 @contextlib.contextmanager
-def writer_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
-    """Hold ``path/.lock`` exclusively: one writer per index directory; the next waits up to ``timeout`` s."""
+def writer_lock(path: str | Path, timeout: float | None = None) -> Iterator[None]:
+    """Hold ``path/.lock`` exclusively: one writer per index directory; the next waits up to ``timeout`` s.
+
+    Re-entrant within a thread, so a load → change → save can hold it throughout (as ``swsearch add`` does).
+    """
     import fcntl
+    import threading
+
+    path = Path(path).expanduser().resolve()
+    key = (str(path), threading.get_ident())
+    if key in _held:
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
 
     if timeout is None:
         try:
@@ -254,7 +271,11 @@ def writer_lock(path: Path, timeout: float | None = None) -> Iterator[None]:
                     raise IndexWriteError(f"another process is writing {path} (waited {timeout:.0f} s); try again "
                                           "when it has finished, or set SWSEARCH_LOCK_TIMEOUT") from None
                 time.sleep(0.05)
-        yield
+        _held[key] = 1
+        try:
+            yield
+        finally:
+            del _held[key]
     finally:
         os.close(fd)  # closing releases the lock
 
@@ -285,12 +306,21 @@ def _remove_version(folder: Path) -> None:
         pass
 
 
+def current_version(path: str | Path) -> str | None:
+    """The version folder the manifest at ``path`` names now (None for format 1 or no index)."""
+    try:
+        return _read_manifest(Path(path)).get("data")
+    except IndexLoadError:
+        return None
+
+
 def write_index_dir(path: str | Path, manifest: dict[str, Any], files: dict[str, bytes], *,
-                    lock_timeout: float | None = None) -> Path:
+                    lock_timeout: float | None = None, expect_version: str | None = None) -> Path:
     """Write ``files`` as a new version of the index at ``path`` and switch the manifest to it atomically.
 
     Refuses a ``path`` that is neither new, empty nor a swsearch index. Writers of one directory take turns
-    (a lock); readers are never blocked and never see a half-written index.
+    (a lock); readers are never blocked and never see a half-written index. ``expect_version``: refuse
+    unless the index there is still that version (compare-and-swap for a load → change → save).
     """
     for name in files:
         if not _FILE_NAME.fullmatch(name) or name == MANIFEST:
@@ -303,6 +333,9 @@ def write_index_dir(path: str | Path, manifest: dict[str, Any], files: dict[str,
         raise IndexWriteError(f"cannot create {path} ({exc.strerror}); choose another --out") from None
     try:
         with writer_lock(path, lock_timeout):
+            if expect_version is not None and current_version(path) != expect_version:
+                raise IndexWriteError(f"{path} changed since this index was loaded (another process saved it); "
+                                      "load it again and repeat the change")
             return _write_locked(path, manifest, files)
     except OSError as exc:
         if created and not is_index_dir(path):  # leave no empty folder behind a failed first save
