@@ -132,3 +132,57 @@ def test_query_threads_setting_is_checked_and_used(built):
     assert "SWSEARCH_QUERY_THREADS must be a whole number" in proc.stderr and proc.stderr.count("\n") == 1
     assert run("query", "volunteer", "--index", str(out), "--json", env={"SWSEARCH_QUERY_THREADS": "2"},
                check_rc=0).stdout.startswith("{")
+
+
+def test_add_then_delete_a_document(built, tmp_path):
+    import shutil
+    _, _, out = built
+    index = tmp_path / "copy"
+    shutil.copytree(out, index)
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "firefighters.txt").write_text("Volunteer firefighters\n\nRural towns train volunteer firefighters "
+                                          "every spring and insure them against injury.", encoding="utf-8")
+    proc = run("add", str(new), "--index", str(index), "--quiet", check_rc=0)
+    assert "added: 4 → 5 documents" in proc.stdout and proc.stderr == ""
+    hits = json.loads(run("query", "volunteer firefighters", "--index", str(index), "--json", check_rc=0).stdout)
+    assert hits["results"][0]["doc_id"] == "firefighters"
+    proc = run("add", str(new), "--index", str(index), "--quiet", check_rc=2)
+    assert proc.stderr.count("\n") == 1 and "already in the index; use upsert" in proc.stderr
+    run("add", str(new), "--index", str(index), "--upsert", "--quiet", check_rc=0)
+    proc = run("delete", "firefighters", "--index", str(index), check_rc=0)
+    assert "deleted: 5 → 4 documents" in proc.stdout
+    hits = json.loads(run("query", "volunteer firefighters", "--index", str(index), "-k", "10", "--json",
+                          check_rc=0).stdout)
+    assert all(h["doc_id"] != "firefighters" for h in hits["results"])
+    proc = run("delete", "nope", "--index", str(index), check_rc=2)
+    assert proc.stderr.count("\n") == 1 and "unknown document id 'nope'" in proc.stderr
+
+
+def test_edits_of_the_bundled_index_go_to_a_copy(home):
+    from swsearch.index import bundled_index_dir
+    before = sorted(p.name for p in bundled_index_dir().rglob("*"))
+    proc = run("delete", "16_people_mediation_law_2010_zh", check_rc=0)
+    assert "bundled index is read-only" in proc.stderr and "bundled-edited" in proc.stderr
+    copy = home / "indexes" / "bundled-edited"
+    assert "16_people_mediation_law_2010_zh" not in json.loads(run("info", "--index", str(copy), "--json",
+                                                                   check_rc=0).stdout)["documents"].__repr__()
+    assert sorted(p.name for p in bundled_index_dir().rglob("*")) == before
+
+
+def test_index_refuses_a_folder_of_user_files_before_building(tiny_corpus, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    for target in (mine, tiny_corpus):
+        proc = run("index", str(tiny_corpus), "--out", str(target), "--quiet", check_rc=2)
+        assert proc.stderr.count("\n") == 1 and "not a swsearch index" in proc.stderr
+    assert (mine / "notes.txt").read_text() == "keep me" and sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_info_into_a_closed_pipe_is_not_an_error(built):
+    _, _, out = built
+    proc = subprocess.run(f"{sys.executable} -m swsearch info --index {out} | head -1", shell=True,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("model") and "Traceback" not in proc.stderr
+    assert proc.stderr == ""

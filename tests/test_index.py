@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -191,8 +193,8 @@ def test_component_scores_reproduce_hybrid_search_for_both_fusions(tiny_index):
 @pytest.mark.parametrize("kw, message", [
     ({"fusion": "max"}, "unknown fusion 'max'"),
     ({"weights": {"bm25": 1.0}}, "unknown ranking 'bm25'"),
-    ({"weights": {"dense": -1}}, "at least 0"),
-    ({"weights": {"dense": float("nan")}}, "at least 0"),
+    ({"weights": {"dense": -1}}, "from 0 to 1e6"),
+    ({"weights": {"dense": float("nan")}}, "from 0 to 1e6"),
     ({"weights": [("dense", 1.0)]}, "must map ranking names"),
     ({"weights": {"dense": 0, "lexical": 0}}, "weight 0"),
     ({"weights": {}}, "weight 0"),
@@ -221,3 +223,17 @@ def test_language_pools_put_each_language_on_its_own_scale(tiny_index):
     assert {h.language for h in pooled} == {"en", "zh"}  # each language's best chunk ranks first in its pool
     for method in ("rrf", "convex"):
         assert len(tiny_index.search(q, k=3, fusion=method, language_pools=True)) == 3
+
+
+def test_bounds_on_build_and_search_inputs(tiny_corpus, hash_embedder, tiny_index, monkeypatch):
+    from swsearch import Index, InputError
+    from swsearch.embed.base import threads_for
+    for bad in ({"max_tokens": 0}, {"paragraph_tokens": 0}, {"batch_size": -1}, {"paragraph_tokens": 1.5}):
+        with pytest.raises(InputError, match="must be a whole number of at least 1"):
+            Index.build(tiny_corpus, model=hash_embedder, **bad)
+    assert tiny_index.search("volunteers", doc_ids=[]) == []  # no document allowed: no result, no error
+    with pytest.raises(InputError, match="from 0 to 1e6"):
+        tiny_index.search("volunteers", fusion="convex", weights={"dense": 1e308})
+    assert [len(r) for r in tiny_index.search_batch((q for q in ["volunteers", "信访"]), k=2)] == [2, 2]
+    monkeypatch.setenv("SWSEARCH_QUERY_THREADS", "100000")
+    assert threads_for(1) == (os.cpu_count() or 1)

@@ -180,9 +180,13 @@ def _cmd_query(args: argparse.Namespace) -> int:
     hits = index.search(args.text, k=args.k, doc_ids=args.doc, language=args.lang, mode=args.mode,
                         fusion=args.fusion)
     if args.json:
-        json.dump({"query": args.text, "k": args.k, "results": [h.to_dict() for h in hits]}, sys.stdout,
-                  ensure_ascii=False)
-        sys.stdout.write("\n")
+        try:
+            payload = json.dumps({"query": args.text, "k": args.k, "results": [h.to_dict() for h in hits]},
+                                 ensure_ascii=False, allow_nan=False)
+        except ValueError:
+            raise SwsearchError("a score is not a finite number, which JSON cannot carry; check the index "
+                                "and the fusion weights") from None
+        print(payload)
     else:
         import shutil
         _print_hits(args.text, hits, shutil.get_terminal_size((100, 20)).columns)
@@ -234,6 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("swsearch: interrupted\n")
         return 130
+    except BrokenPipeError:  # `swsearch info | head -1`: the reader has gone, which is no error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
+        return 0
 
 
 if __name__ == "__main__":

@@ -123,8 +123,8 @@ def _check_fusion(method: str, weights: Mapping[str, float] | None) -> tuple[str
     for name, w in weights.items():
         if name not in fusion.HYBRID_WEIGHTS:
             raise InputError(f"unknown ranking {name!r} in weights; use {', '.join(fusion.HYBRID_WEIGHTS)}")
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w) or w < 0:
-            raise InputError(f"the weight of {name!r} must be a number of at least 0 (got {w!r})")
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w) or not 0 <= w <= 1e6:
+            raise InputError(f"the weight of {name!r} must be a number from 0 to 1e6 (got {w!r})")
         out[name] = float(w)
     return method, out
 
@@ -261,6 +261,10 @@ class Index:
         """
         if context not in CONTEXT_MODES:
             raise InputError(f"unknown context {context!r}; use one of {', '.join(CONTEXT_MODES)}")
+        for name, value in (("max_tokens", max_tokens), ("paragraph_tokens", paragraph_tokens),
+                            ("batch_size", batch_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise InputError(f"{name} must be a whole number of at least 1 (got {value!r})")
         if index_type != "auto" and index_type not in vectors.INDEX_TYPES:
             raise InputError(f"unknown index type {index_type!r}; use auto or one of {', '.join(vectors.INDEX_TYPES)}")
         docs = sorted(as_documents(documents), key=lambda d: d.id)  # rows in tie-break order: see ``tie_order``
@@ -366,7 +370,8 @@ class Index:
             unknown = [d for d in doc_ids if d not in self.documents]
             if unknown:
                 raise InputError(f"unknown document id {unknown[0]!r}; `swsearch info` lists the ids in this index")
-            rows = np.concatenate([self._doc_rows.get(d, np.zeros(0, np.int64)) for d in doc_ids])
+            rows = np.concatenate([self._doc_rows.get(d, np.zeros(0, np.int64)) for d in doc_ids] or
+                                  [np.zeros(0, np.int64)])  # doc_ids=[]: nothing matches
         if language is not None:
             lang_rows = self._lang_rows.get(language, np.zeros(0, np.int64))
             rows = lang_rows if rows is None else np.intersect1d(rows, lang_rows)

@@ -155,4 +155,4 @@ def threads_for(n_texts: int) -> int:
     raw = os.environ.get("SWSEARCH_QUERY_THREADS", "1")
     if not raw.isdigit() or int(raw) < 1:
         raise InputError(f"SWSEARCH_QUERY_THREADS must be a whole number of at least 1 (got {raw!r})")
-    return int(raw)
+    return min(int(raw), os.cpu_count() or 1)  # more threads than cores only costs memory and time
