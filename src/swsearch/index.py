@@ -233,6 +233,7 @@ class Index:
         self._centred_sentences: np.ndarray | None = None
         self._langs: np.ndarray | None = None
         self._tie_order: np.ndarray | None = None
+        self._tie_position: np.ndarray | None = None
         #: where this index was loaded from and which version, so that saving a changed copy back over a newer
         #: version (another writer's) is refused instead of silently undoing that writer's change
         self._source: tuple[Path, str | None] | None = None
@@ -340,11 +341,13 @@ class Index:
 
     @property
     def tie_position(self) -> np.ndarray:
-        """Each row's place in ``tie_order``."""
-        order = self.tie_order
-        pos = np.empty(len(order), dtype=np.int64)
-        pos[order] = np.arange(len(order))
-        return pos
+        """Each row's place in ``tie_order`` (computed once: the dense path reads it on every query)."""
+        if self._tie_position is None:
+            order = self.tie_order
+            pos = np.empty(len(order), dtype=np.int64)
+            pos[order] = np.arange(len(order))
+            self._tie_position = pos
+        return self._tie_position
 
     @property
     def chunk_languages(self) -> np.ndarray:
