@@ -142,13 +142,15 @@ def test_feedback_moves_the_query_towards_its_best_chunks(tiny_index):
     base = tiny_index._fused_scores([q], "hybrid", True, True, True, 32, feedback=0)[0]
     fed = tiny_index._fused_scores([q], "hybrid", True, True, True, 32, feedback=2)[0]
     # by hand: the centred query plus the mean of its 2 best chunks, ranked against chunks and sentences
-    centred, centred_sentences = tiny_index._centred_vectors()
+    per_chunk = np.stack([tiny_index.centroids[lang] for lang in tiny_index.chunk_languages])
+    centred = fusion.centre(tiny_index._vectors(), per_chunk)  # centred copies, as the definition has them
+    centred_sentences = fusion.centre(tiny_index.sentences, per_chunk[tiny_index.sentence_spans[:, 0]])
     qc = fusion.centre(tiny_index.embedder.encode_queries([q]), tiny_index.centroids["en"][None, :])[0]
     top = np.argsort(-base, kind="stable")[:2]
     q2 = fusion.centre(qc + centred[top].mean(axis=0), np.zeros_like(qc))
     lists = {"feedback": centred @ q2,
              "feedback_sentence": fusion.segment_max(centred_sentences @ q2, tiny_index._sentence_starts)}
-    assert np.allclose(fed - base, fusion.rrf(lists, fusion.FEEDBACK_WEIGHTS))
+    assert np.allclose(fed - base, fusion.rrf(lists, fusion.FEEDBACK_WEIGHTS), atol=1e-6)
     hits = tiny_index.search(q, k=7, feedback=2)
     assert [h.score for h in hits] == sorted(fed, reverse=True)
 

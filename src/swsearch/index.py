@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, fusion, store, vectors
+from .centroids import Centring, blocks_of, blocks_of_faiss
 from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
 from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder, normalize, query_engine
 from .errors import IndexLoadError, IndexWriteError, InputError
@@ -21,6 +22,8 @@ from .split import HEADING_SEP, Chunk, sentence_units, split_text
 
 CONTEXT_MODES = ("none", "title", "heading", "title+heading")
 SEARCH_MODES = ("hybrid", "dense", "lexical")
+#: the first candidate pool of language-centred dense search holds k + this many chunks per language (or 2k)
+DENSE_POOL_EXTRA = 32
 DENSE_RANKINGS = ("dense", "dense_centred", "sentence")  # the rankings ``language_pools`` puts on per-language scales
 
 
@@ -229,8 +232,11 @@ class Index:
         self.sentence_spans = sentence_spans
         self._sentence_starts = (None if sentence_spans is None
                                  else np.searchsorted(sentence_spans[:, 0], np.arange(len(chunks))))
-        self._centred: np.ndarray | None = None
-        self._centred_sentences: np.ndarray | None = None
+        self._centring: Centring | None = None
+        self._chunk_norms: np.ndarray | None = None
+        self._sentence_codes: np.ndarray | None = None
+        self._sentence_norms: np.ndarray | None = None
+        self._pools: list[tuple[int, float, float, Any]] | None = None
         self._langs: np.ndarray | None = None
         self._tie_order: np.ndarray | None = None
         self._tie_position: np.ndarray | None = None
@@ -432,14 +438,12 @@ class Index:
             return [[] for _ in queries]
         kk = min(k, available)
         use_centroids = centroids and bool(self.centroids)
-        if mode == "dense" and not use_centroids:  # plain dense: straight to FAISS (any index type)
+        if mode == "dense":  # straight to FAISS (any index type), centred on the query side when centroids are on
             qvecs = self.embedder.encode_queries(list(queries), batch_size=batch_size)
+            if use_centroids:
+                return [self._hits(sc, ix) for sc, ix in self._dense_centred(queries, qvecs, kk, rows)]
             scores, ids = vectors.search(self.faiss_index, qvecs, kk, rows)
-            results = []
-            for sc, ix in zip(scores, ids):  # FAISS breaks ties by row: put equal scores in tie-break order
-                by_key = np.lexsort((self.tie_position[np.maximum(ix, 0)], -sc))
-                results.append(self._hits(sc[by_key], ix[by_key]))
-            return results
+            return [self._hits(*self._in_tie_order(sc, ix)) for sc, ix in zip(scores, ids)]
         results = []
         use_sentences = sentences and mode == "hybrid" and self.sentences is not None
         for scores in self._fused_scores(queries, mode, use_centroids, translate, use_sentences, batch_size,
@@ -451,6 +455,85 @@ class Index:
             top = _top_k(scores, kk, self.tie_order)  # ``fusion`` is the argument here
             results.append(self._hits(scores[top], top))
         return results
+
+    def _in_tie_order(self, scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Candidates by score, equal scores in tie-break order (FAISS breaks ties by row); no -1 padding."""
+        keep = ids >= 0
+        scores, ids = scores[keep], ids[keep]
+        by_key = np.lexsort((self.tie_position[ids], -scores))
+        return scores[by_key], ids[by_key]
+
+    def _dense_centred(self, queries: list[str], qvecs: np.ndarray, k: int,
+                       rows: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Language-centred dense search through the FAISS index, never building a centred copy of the vectors.
+
+        Centred scores are ``(q.v - q.m_L) / n_v``. A flat index is scored in full in its own memory (exact:
+        the one matrix product FAISS's flat search would do). With an approximate index, FAISS ranks each
+        language by ``q.v``, which is the centred order up to the norm ``n_v``: a pool of its best is rescored
+        exactly; a chunk outside the pool scores at most ``(last plain score in the pool - q.m_L) / (smallest
+        or largest n_v)``, and the pool grows fourfold until ``k`` candidates beat that bound.
+        """
+        c = self.centring
+        cq = c.centre_queries(qvecs, [detect_language(q) for q in queries])
+        norms = self._norms()
+        flat = vectors.flat_view(self.faiss_index)
+        if flat is not None:  # exact search reads every vector anyway: score them all in FAISS's own memory
+            out = []
+            for scores in c.scores(cq, cq @ flat.T, c.chunk_codes, norms):
+                if rows is not None:
+                    masked = np.full(len(scores), -np.inf, dtype=scores.dtype)
+                    masked[rows] = scores[rows]
+                    scores = masked
+                top = _top_k(scores, k, self.tie_order)
+                out.append((scores[top], top))
+            return out
+        offsets = cq @ c.matrix.T
+        found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in queries]
+        for code, (size, low, high, allowed) in enumerate(self._language_pools(rows)):
+            if size == 0:
+                continue
+            todo = np.arange(len(queries))
+            pool = min(size, max(2 * k, k + DENSE_POOL_EXTRA))
+            while len(todo):
+                raw, ids = vectors.search(self.faiss_index, cq[todo], pool, allowed)
+                again = []
+                for i, r, ix in zip(todo, raw, ids):
+                    keep = ix >= 0
+                    r, ix = r[keep], ix[keep]
+                    sc = (r - offsets[i, code]) / norms[ix]
+                    last = (float(r[-1]) - offsets[i, code]) if len(r) else -np.inf
+                    bound = last / (low if last >= 0 else high)
+                    if pool >= size or int(np.sum(sc > bound)) >= k:
+                        found[i].append((sc, ix))
+                    else:
+                        again.append(i)
+                todo = np.array(again, dtype=np.int64)
+                pool = min(size, pool * 4)
+        out = []
+        for parts in found:
+            if not parts:
+                out.append((np.zeros(0, np.float32), np.zeros(0, np.int64)))
+                continue
+            sc, ix = self._in_tie_order(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+            out.append((sc[:k], ix[:k]))
+        return out
+
+    def _language_pools(self, rows: np.ndarray | None) -> list[tuple[int, float, float, Any]]:
+        """Per language of ``centring``: how many rows, their smallest and largest centred norm, and a FAISS
+        selector of them (kept for unfiltered search, where building it on every query would cost O(rows))."""
+        if rows is None and self._pools is not None:
+            return self._pools
+        norms, codes = self._norms(), self.centring.chunk_codes
+        out = []
+        for code in range(len(self.centring.languages)):
+            mine = np.flatnonzero(codes == code)
+            if rows is not None:
+                mine = np.intersect1d(mine, rows, assume_unique=True)
+            out.append((len(mine), float(norms[mine].min()) if len(mine) else 0.0,
+                        float(norms[mine].max()) if len(mine) else 0.0, vectors.selector(mine) if len(mine) else None))
+        if rows is None:
+            self._pools = out
+        return out
 
     @staticmethod
     def _check_queries(queries: Sequence[str]) -> list[str]:
@@ -469,18 +552,38 @@ class Index:
         return list(queries)
 
     def _vectors(self) -> np.ndarray:
-        if self._matrix is None:
-            self._matrix = self.faiss_index.reconstruct_n(0, self.faiss_index.ntotal)
+        """Every chunk vector in row order: a flat index's own memory, else a copy kept once reconstructed."""
+        if self._matrix is not None:
+            return self._matrix
+        view = vectors.flat_view(self.faiss_index)
+        if view is not None:
+            return view
+        self._matrix = self.faiss_index.reconstruct_n(0, self.faiss_index.ntotal)
         return self._matrix
 
-    def _centred_vectors(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """Chunk (and sentence) vectors minus their language's centroid, computed once."""
-        if self._centred is None:
-            per_chunk = np.stack([self.centroids[lang] for lang in self.chunk_languages])
-            self._centred = fusion.centre(self._vectors(), per_chunk)
-            if self.sentences is not None:
-                self._centred_sentences = fusion.centre(self.sentences, per_chunk[self.sentence_spans[:, 0]])
-        return self._centred, self._centred_sentences
+    @property
+    def centring(self) -> Centring:
+        """The language centroids with each chunk's language code (query-side centring, see ``centroids.py``)."""
+        if self._centring is None:
+            self._centring = Centring(self.centroids, self.chunk_languages)
+        return self._centring
+
+    def _norms(self) -> np.ndarray:
+        """Each chunk's ``|v - centroid|``: computed once, from FAISS in blocks when the vectors are not in memory."""
+        if self._chunk_norms is None:
+            c = self.centring
+            matrix = self._matrix if self._matrix is not None else vectors.flat_view(self.faiss_index)
+            blocks = blocks_of(matrix) if matrix is not None else blocks_of_faiss(self.faiss_index)
+            self._chunk_norms = c.norms(blocks, c.chunk_codes)
+        return self._chunk_norms
+
+    def _sentence_centring(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each sentence's language code (its chunk's) and centred norm."""
+        if self._sentence_norms is None:
+            c = self.centring
+            self._sentence_codes = c.chunk_codes[self.sentence_spans[:, 0]]
+            self._sentence_norms = c.norms(blocks_of(self.sentences), self._sentence_codes)
+        return self._sentence_codes, self._sentence_norms
 
     def component_scores(self, queries: Sequence[str], *, centroids: bool = True, translate: bool = True,
                          sentences: bool = True, batch_size: int = 32) -> list[dict[str, np.ndarray]]:
@@ -497,22 +600,22 @@ class Index:
 
     def _component_scores(self, queries: list[str], mode: str, use_centroids: bool, translate: bool,
                           use_sentences: bool, batch_size: int):
-        """The score arrays ``mode`` needs, per query, and the query vectors and chunk space feedback works in."""
+        """The score arrays ``mode`` needs, per query, and the (centred when centroids are on) query vectors."""
         dense_all = centred_all = sentence_all = None
-        qvecs = space = sents = None
+        qvecs = None
         if mode != "lexical":
             qvecs = self.embedder.encode_queries(queries, batch_size=batch_size)
             if mode == "hybrid" or not use_centroids:
                 dense_all = qvecs @ self._vectors().T
-            if use_centroids:
-                centred, centred_sentences = self._centred_vectors()
-                mean = np.mean(list(self.centroids.values()), axis=0)
-                qvecs = fusion.centre(qvecs, np.stack([self.centroids.get(detect_language(q), mean) for q in queries]))
-                centred_all = qvecs @ centred.T
+            if use_centroids:  # centred on the query side: see centroids.py
+                c = self.centring
+                qvecs = c.centre_queries(qvecs, [detect_language(q) for q in queries])
+                centred_all = c.scores(qvecs, qvecs @ self._vectors().T, c.chunk_codes, self._norms())
             if use_sentences:  # each chunk's best sentence, in the same (centred or plain) space as the query
-                sents = centred_sentences if use_centroids else self.sentences
-                sentence_all = fusion.segment_max(qvecs @ sents.T, self._sentence_starts)
-            space = centred if use_centroids else self._vectors()  # where feedback moves the query
+                raw = qvecs @ self.sentences.T
+                if use_centroids:
+                    raw = self.centring.scores(qvecs, raw, *self._sentence_centring())
+                sentence_all = fusion.segment_max(raw, self._sentence_starts)
         out = []
         for i, q in enumerate(queries):
             lists: dict[str, np.ndarray] = {}
@@ -528,14 +631,13 @@ class Index:
                 if translated and mode == "hybrid":
                     lists["lexical_translated"] = self.lexical.scores(translated)
             out.append(lists)
-        return out, qvecs, space, sents
+        return out, qvecs
 
     def _fused_scores(self, queries: list[str], mode: str, use_centroids: bool, translate: bool,
                       use_sentences: bool, batch_size: int, feedback: int = 0, method: str = "rrf",
                       weights: dict[str, float] | None = None, language_pools: bool = False) -> list[np.ndarray]:
-        """Full score arrays (one per query) for hybrid, lexical and language-centred dense search."""
-        per_query, qvecs, space, sents = self._component_scores(queries, mode, use_centroids, translate,
-                                                                use_sentences, batch_size)
+        """Full score arrays (one per query) for hybrid and lexical search."""
+        per_query, qvecs = self._component_scores(queries, mode, use_centroids, translate, use_sentences, batch_size)
         groups = None
         order = self.tie_order
         if language_pools and mode == "hybrid":
@@ -543,9 +645,7 @@ class Index:
             groups = [order[langs == lang] for lang in np.unique(langs)]  # each in tie-break order
         out = []
         for i, lists in enumerate(per_query):
-            if mode == "dense":
-                out.append(lists["dense_centred"].astype(np.float64))
-            elif mode == "lexical":
+            if mode == "lexical":
                 out.append(lists["lexical"].astype(np.float64))
             else:
                 default = fusion.CONVEX_WEIGHTS if method == "convex" else fusion.HYBRID_WEIGHTS
@@ -557,15 +657,31 @@ class Index:
                     lists = {name: fusion.within_groups(scores, groups, method) if name in DENSE_RANKINGS else scores
                              for name, scores in lists.items()}
                 fused = fusion.fuse(lists, w, method, order)
-                if feedback and space is not None:  # Rocchio: query + mean of the best chunks, ranked again
-                    top = fusion.top_k(fused, feedback, order)
-                    q2 = normalize(qvecs[i] + space[top].mean(axis=0))[0]
-                    extra = {"feedback": space @ q2}
-                    if use_sentences:
-                        extra["feedback_sentence"] = fusion.segment_max(sents @ q2, self._sentence_starts)
+                if feedback and qvecs is not None:  # Rocchio: query + mean of the best chunks, ranked again
+                    extra = self._feedback_scores(qvecs[i], fusion.top_k(fused, feedback, order), use_centroids,
+                                                  use_sentences)
                     fused = fused + fusion.fuse(extra, fusion.FEEDBACK_WEIGHTS, method, order)  # fuse only the new
                 out.append(fused)
         return out
+
+    def _feedback_scores(self, qvec: np.ndarray, top: np.ndarray, use_centroids: bool,
+                         use_sentences: bool) -> dict[str, np.ndarray]:
+        """Rankings for the query moved towards the mean of its ``top`` chunks, in the space it was scored in."""
+        matrix = self._vectors()
+        if use_centroids:
+            c = self.centring
+            codes, norms = c.chunk_codes, self._norms()
+            q2 = normalize(qvec + c.rows(matrix[top], codes[top], norms[top]).mean(axis=0))
+            extra = {"feedback": c.scores(q2, q2 @ matrix.T, codes, norms)[0]}
+        else:
+            q2 = normalize(qvec + matrix[top].mean(axis=0))
+            extra = {"feedback": (q2 @ matrix.T)[0]}
+        if use_sentences:
+            raw = q2 @ self.sentences.T
+            if use_centroids:
+                raw = self.centring.scores(q2, raw, *self._sentence_centring())
+            extra["feedback_sentence"] = fusion.segment_max(raw, self._sentence_starts)[0]
+        return extra
 
     def _hits(self, scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
         hits = []

@@ -74,13 +74,18 @@ def training_sample(vectors: np.ndarray, index, per_list: int = 64, seed: int = 
     return vectors[np.sort(rows)]
 
 
-def search(index, queries: np.ndarray, k: int, allowed: np.ndarray | None = None):
-    """Top-``k`` (scores, row ids) for each query; ``allowed`` restricts the search to those rows."""
+def selector(rows: np.ndarray):
+    """A FAISS selector of ``rows``, to keep and pass to ``search`` many times (building one costs O(rows))."""
+    return _faiss().IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64))
+
+
+def search(index, queries: np.ndarray, k: int, allowed=None):
+    """Top-``k`` (scores, row ids) for each query; ``allowed`` (rows, or a ``selector``) restricts the search."""
     faiss = _faiss()
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     if allowed is None:
         return index.search(queries, k)
-    sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+    sel = allowed if isinstance(allowed, faiss.IDSelector) else selector(allowed)
     base = faiss.downcast_index(index)
     if isinstance(base, faiss.IndexHNSW):
         params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(base.hnsw.efSearch, 2 * k))
@@ -89,6 +94,20 @@ def search(index, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
     else:
         params = faiss.SearchParameters(sel=sel)
     return index.search(queries, k, params=params)
+
+
+def flat_view(index) -> np.ndarray | None:
+    """A flat index's stored vectors as a read-only array that shares FAISS's memory (no copy), else None.
+
+    Valid only while ``index`` lives and is not changed; take it afresh where it is used, never keep it.
+    """
+    faiss = _faiss()
+    base = faiss.downcast_index(index)
+    if not isinstance(base, faiss.IndexFlat) or base.ntotal == 0:
+        return None
+    view = faiss.rev_swig_ptr(base.get_xb(), base.ntotal * base.d).reshape(base.ntotal, base.d)
+    view.flags.writeable = False
+    return view
 
 
 def serialize(index) -> bytes:
