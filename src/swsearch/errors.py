@@ -21,3 +21,7 @@ class IndexWriteError(SwsearchError):
 
 class ModelError(SwsearchError):
     """An embedding model could not be found or loaded."""
+
+
+class MissingExtraError(ModelError, ImportError):
+    """An optional part of swsearch is not installed; the message names the ``pip install "swsearch[...]"``."""

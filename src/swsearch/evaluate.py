@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, MissingExtraError
 
 DIRECTIONS = ("en->en", "en->zh", "zh->zh", "zh->en")
 
@@ -46,7 +46,11 @@ def trec_scores(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mappin
 
     Queries with no relevant document in ``qrels`` are left out, as trec_eval does.
     """
-    import pytrec_eval
+    try:
+        import pytrec_eval
+    except ImportError:
+        raise MissingExtraError('trec_eval measures need pytrec_eval, which is not installed; run: '
+                         'pip install "swsearch[eval]"') from None
 
     evaluator = pytrec_eval.RelevanceEvaluator({q: dict(d) for q, d in qrels.items() if d}, set(measures))
     return evaluator.evaluate({q: dict(d) for q, d in run.items()})

