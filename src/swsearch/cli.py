@@ -153,20 +153,42 @@ def _cmd_delete(args: argparse.Namespace) -> int:
     return _edit(args.index, lambda index: index.delete(args.ids), "deleted")
 
 
-def _print_hits(query: str, hits, width: int) -> None:
+_OPEN, _CLOSE = "\ue010", "\ue011"  # private-use marks around the highlight while the text is wrapped
+
+
+def _body_lines(h, width: int) -> list[str]:
+    """The hit's text on lines of ``width``, whitespace folded, its best sentence between _OPEN and _CLOSE."""
+    text = h.text
+    if h.highlight is not None:
+        a, b = h.highlight[0] - h.start, h.highlight[1] - h.start
+        text = f"{text[:a]} {_OPEN}{text[a:b]}{_CLOSE} {text[b:]}" if h.language == "en" else \
+            f"{text[:a]}{_OPEN}{text[a:b]}{_CLOSE}{text[b:]}"
+    body = " ".join(text.split())
+    if h.language == "en":
+        return textwrap.wrap(body, width=max(40, width - 4))
+    step = max(20, (width - 4) // 2)
+    return [body[i:i + step] for i in range(0, len(body), step)]
+
+
+def _print_hits(query: str, hits, width: int, *, bold: bool = False) -> None:
+    """Terminal output: each hit's title, heading path and up to six lines of text; the best-matching sentence
+    is bold when ``bold`` (stdout is a terminal) and always among the lines shown."""
     if not hits:
         print(f"no results for {query!r}")
+    on, off = ("\033[1m", "\033[0m") if bold else ("", "")
     for h in hits:
-        where = f"  {h.heading}" if h.heading else ""
         print(f"{h.rank:>2}. {h.score:.3f}  {h.title}  [{h.chunk_id}]")
-        if where:
-            print(f"    {where.strip()}")
-        body = " ".join(h.text.split())
-        wrapped = textwrap.wrap(body, width=max(40, width - 4)) if h.language == "en" else \
-            [body[i:i + max(20, (width - 4) // 2)] for i in range(0, len(body), max(20, (width - 4) // 2))]
-        for line in wrapped[:6]:
-            print(f"    {line}")
-        if len(wrapped) > 6:
+        if h.heading:
+            print(f"    {h.heading.strip()}")
+        lines = _body_lines(h, width)
+        first = next((i for i, line in enumerate(lines) if _OPEN in line), 0)
+        shown = lines[:6] if first < 5 else lines[:1] + ["…"] + lines[first:first + 4]
+        inside = False
+        for line in shown:
+            out = (on if inside else "") + line.replace(_OPEN, on).replace(_CLOSE, off)
+            inside = (inside or _OPEN in line) and _CLOSE not in line
+            print(f"    {out}{off if inside else ''}")
+        if shown[-1] is not lines[-1]:
             print("    …")
         print()
 
@@ -188,8 +210,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
                                 "and the fusion weights") from None
         print(payload)
     else:
+        import os
         import shutil
-        _print_hits(args.text, hits, shutil.get_terminal_size((100, 20)).columns)
+        bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+        _print_hits(args.text, hits, shutil.get_terminal_size((100, 20)).columns, bold=bold)
     return 0
 
 

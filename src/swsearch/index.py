@@ -41,9 +41,24 @@ class Hit:
     start: int
     end: int
     heading: str
+    #: document offsets (start, end) of the chunk's sentence that matched the query best, or None when the
+    #: index has neither sentence vectors nor a lexical part to tell
+    highlight: tuple[int, int] | None = None
+
+    @property
+    def highlight_text(self) -> str:
+        """The best-matching sentence itself ("" when there is no highlight)."""
+        if self.highlight is None:
+            return ""
+        return self.text[self.highlight[0] - self.start:self.highlight[1] - self.start]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.highlight is not None:
+            a, b = self.highlight
+            out["highlight"] = {"start": a, "end": b, "chunk_start": a - self.start, "chunk_end": b - self.start,
+                                "text": self.highlight_text}
+        return out
 
 
 def embedding_input(chunk: Chunk, title: str, context: str) -> str:
@@ -441,20 +456,59 @@ class Index:
         if mode == "dense":  # straight to FAISS (any index type), centred on the query side when centroids are on
             qvecs = self.embedder.encode_queries(list(queries), batch_size=batch_size)
             if use_centroids:
-                return [self._hits(sc, ix) for sc, ix in self._dense_centred(queries, qvecs, kk, rows)]
-            scores, ids = vectors.search(self.faiss_index, qvecs, kk, rows)
-            return [self._hits(*self._in_tie_order(sc, ix)) for sc, ix in zip(scores, ids)]
+                found = self._dense_centred(queries, qvecs, kk, rows)
+                qvecs = self.centring.centre_queries(qvecs, [detect_language(q) for q in queries])
+            else:
+                scores, ids = vectors.search(self.faiss_index, qvecs, kk, rows)
+                found = [self._in_tie_order(sc, ix) for sc, ix in zip(scores, ids)]
+            return [self._hits(sc, ix, self._highlights(q, ix, qv, use_centroids, translate))
+                    for q, qv, (sc, ix) in zip(queries, qvecs, found)]
         results = []
         use_sentences = sentences and mode == "hybrid" and self.sentences is not None
-        for scores in self._fused_scores(queries, mode, use_centroids, translate, use_sentences, batch_size,
-                                         feedback if mode == "hybrid" else 0, method, weights, language_pools):
+        fused, qvecs = self._fused_scores(queries, mode, use_centroids, translate, use_sentences, batch_size,
+                                          feedback if mode == "hybrid" else 0, method, weights, language_pools)
+        for i, (query, scores) in enumerate(zip(queries, fused)):
             if rows is not None:
                 masked = np.full(len(scores), -np.inf)
                 masked[rows] = scores[rows]
                 scores = masked
             top = _top_k(scores, kk, self.tie_order)  # ``fusion`` is the argument here
-            results.append(self._hits(scores[top], top))
+            qv = None if qvecs is None else qvecs[i]
+            results.append(self._hits(scores[top], top, self._highlights(query, top, qv, use_centroids, translate)))
         return results
+
+    def _highlights(self, query: str, rows: np.ndarray, qvec: np.ndarray | None, centred: bool,
+                    translate: bool) -> list[tuple[int, int] | None]:
+        """For each hit row, the document offsets of its best sentence: by the query vector against the sentence
+        vectors (in the space the query was scored in), else by how many query words (and their
+        translations) a sentence holds; None when the index has neither part."""
+        out: list[tuple[int, int] | None] = []
+        words: set[str] | None = None
+        for row in (int(r) for r in rows):
+            if row < 0:
+                continue
+            chunk = self.chunks[row]
+            if self.sentences is not None and qvec is not None:
+                a, b = self._sentence_starts[row], (self._sentence_starts[row + 1] if row + 1 < len(self.chunks)
+                                                    else len(self.sentence_spans))
+                raw = self.sentences[a:b] @ qvec
+                if centred and self.centroids:
+                    codes, norms = self._sentence_centring()
+                    raw = self.centring.scores(qvec[None, :], raw[None, :], codes[a:b], norms[a:b])[0]
+                best = a + int(np.argmax(raw))
+                out.append((int(self.sentence_spans[best, 1]), int(self.sentence_spans[best, 2])))
+                continue
+            if self.lexical is None:
+                out.append(None)
+                continue
+            if words is None:
+                own, translated = self.lexical.query_tokens(query, translate_query=translate)
+                words = set(own) | set(translated)
+            spans = [(a, b) for _, a, b in sentence_units([chunk])]
+            counts = [len(words & set(self.lexical.tokenize(chunk.text[a - chunk.start:b - chunk.start])))
+                      for a, b in spans]
+            out.append(spans[int(np.argmax(counts))])
+        return out
 
     def _in_tie_order(self, scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Candidates by score, equal scores in tie-break order (FAISS breaks ties by row); no -1 padding."""
@@ -635,8 +689,10 @@ class Index:
 
     def _fused_scores(self, queries: list[str], mode: str, use_centroids: bool, translate: bool,
                       use_sentences: bool, batch_size: int, feedback: int = 0, method: str = "rrf",
-                      weights: dict[str, float] | None = None, language_pools: bool = False) -> list[np.ndarray]:
-        """Full score arrays (one per query) for hybrid and lexical search."""
+                      weights: dict[str, float] | None = None,
+                      language_pools: bool = False) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """Full score arrays (one per query) for hybrid and lexical search, and the query vectors (centred when
+        centroids are on; None for lexical search)."""
         per_query, qvecs = self._component_scores(queries, mode, use_centroids, translate, use_sentences, batch_size)
         groups = None
         order = self.tie_order
@@ -662,7 +718,7 @@ class Index:
                                                   use_sentences)
                     fused = fused + fusion.fuse(extra, fusion.FEEDBACK_WEIGHTS, method, order)  # fuse only the new
                 out.append(fused)
-        return out
+        return out, qvecs
 
     def _feedback_scores(self, qvec: np.ndarray, top: np.ndarray, use_centroids: bool,
                          use_sentences: bool) -> dict[str, np.ndarray]:
@@ -683,16 +739,14 @@ class Index:
             extra["feedback_sentence"] = fusion.segment_max(raw, self._sentence_starts)[0]
         return extra
 
-    def _hits(self, scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
+    def _hits(self, scores: np.ndarray, ids: np.ndarray, highlights: list[tuple[int, int] | None]) -> list[Hit]:
         hits = []
-        for score, row in zip(scores, ids):
-            if row < 0:
-                continue
-            c = self.chunks[int(row)]
+        for score, row in zip(scores, (int(r) for r in ids if r >= 0)):
+            c = self.chunks[row]
             doc = self.documents[c.doc_id]
             hits.append(Hit(rank=len(hits) + 1, score=float(score), chunk_id=c.id, doc_id=c.doc_id,
                             title=doc.get("title", ""), language=doc["language"], text=c.text,
-                            start=c.start, end=c.end, heading=c.heading))
+                            start=c.start, end=c.end, heading=c.heading, highlight=highlights[len(hits)]))
         return hits
 
     # ------------------------------------------------------------------ adding and deleting documents

@@ -284,6 +284,10 @@ class LexicalIndex:
             self._segmenter = ChineseSegmenter(self.lexicon)
         return self._segmenter
 
+    def tokenize(self, text: str) -> list[str]:
+        """A text's tokens as this index makes them (stems, and words of the stored lexicon)."""
+        return tokenize(text, self.segmenter)
+
     def query_tokens(self, query: str, *, translate_query: bool = True) -> tuple[list[str], list[str]]:
         """(the query's own tokens, their translation into the other language)."""
         own = tokenize(query, self.segmenter)
