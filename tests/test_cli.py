@@ -39,7 +39,7 @@ def test_query_json_is_exactly_one_object(built):
     assert len(payload["results"]) == 2
     first = payload["results"][0]
     assert set(first) == {"rank", "score", "chunk_id", "doc_id", "title", "language", "text", "start", "end",
-                          "heading", "highlight"}
+                          "heading", "highlight", "metadata"}
     assert first["doc_id"] == "petition" and "捏造" in first["text"] and first["rank"] == 1
     mark = first["highlight"]  # the best sentence, with offsets into the chunk and the document
     assert "捏造" in mark["text"] and mark["text"] == first["text"][mark["chunk_start"]:mark["chunk_end"]]

@@ -20,7 +20,7 @@ QUERIES = ["When was the China Association of Social Workers founded?", "volunte
 
 @pytest.fixture(scope="module")
 def minilm_index(tmp_path_factory):
-    docs = [d for d in swsearch.load_corpus() if d.id[:2] in ("00", "90", "03", "05")]
+    docs = [d for d in swsearch.load_corpus() if d.id[:2] in ("00", "03", "05")]  # ~170 chunks: enough to compare
     index = swsearch.Index.build(docs, model="all-MiniLM-L6-v2")
     path = index.save(tmp_path_factory.mktemp("ix") / "minilm")
     return index, path

@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--index", help="index directory (default: the bundled corpus's index)")
     q.add_argument("--lang", help="only results in this language: en or zh")
     q.add_argument("--doc", action="append", help="only results from this document id (repeatable)")
+    q.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                   help="only documents whose field or metadata matches (repeatable; also KEY!=, KEY>=, KEY<=, "
+                        "KEY>, KEY< VALUE; the same KEY= twice means either value), e.g. --where kind='official "
+                        "document'")
+    q.add_argument("--since", metavar="DATE", help="only documents dated on or after DATE (YYYY[-MM[-DD]])")
+    q.add_argument("--until", metavar="DATE", help="only documents dated on or before DATE (YYYY[-MM[-DD]])")
     q.add_argument("--mode", choices=("hybrid", "dense", "lexical"),
                    help="hybrid (default: dense + BM25 with dictionary translation), dense or lexical")
     q.add_argument("--fusion", choices=("rrf", "convex"), default="rrf",
@@ -198,8 +204,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
         raise SwsearchError("the query is empty; give some words to search for")
     if args.lang is not None and args.lang not in ("en", "zh"):
         raise SwsearchError(f"unknown language {args.lang!r}; use --lang en or --lang zh")
+    from .filters import parse_cli_filters
+    where = parse_cli_filters(args.where, args.since, args.until) or None  # checked before the index loads
     index = _open_index(args.index, warm_up=True)
-    hits = index.search(args.text, k=args.k, doc_ids=args.doc, language=args.lang, mode=args.mode,
+    hits = index.search(args.text, k=args.k, doc_ids=args.doc, language=args.lang, where=where, mode=args.mode,
                         fusion=args.fusion)
     if args.json:
         try:

@@ -6,13 +6,13 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import __version__, fusion, store, vectors
+from . import __version__, filters, fusion, store, vectors
 from .centroids import Centring, blocks_of, blocks_of_faiss
 from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
 from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder, normalize, query_engine
@@ -44,6 +44,8 @@ class Hit:
     #: document offsets (start, end) of the chunk's sentence that matched the query best, or None when the
     #: index has neither sentence vectors nor a lexical part to tell
     highlight: tuple[int, int] | None = None
+    #: the document's metadata: its date and source when known, and every extra field it was indexed with
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def highlight_text(self) -> str:
@@ -202,8 +204,18 @@ def _centroids(matrix: np.ndarray, langs: np.ndarray, chunks: Sequence[Chunk]) -
 
 
 def _document_meta(d: Document) -> dict[str, Any]:
-    return {"id": d.id, "title": d.title, "language": d.language, "date": d.date, "source": d.source,
+    """What the manifest keeps of a document: its fields, digest and size, and its metadata (JSON values)."""
+    meta = {"id": d.id, "title": d.title, "language": d.language, "date": d.date, "source": d.source,
             "sha256": d.sha256, "chars": len(d.text)}
+    if d.metadata:
+        import json
+        try:
+            json.dumps(d.metadata, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"document {d.id!r} has metadata that is not plain JSON ({exc}); give strings, "
+                             "numbers, booleans, lists or objects") from None
+        meta["metadata"] = dict(d.metadata)
+    return meta
 
 
 def _embed_sentences(embedder: Embedder, chunks: list[Chunk], chunk_vecs: np.ndarray, spans: np.ndarray,
@@ -407,10 +419,15 @@ class Index:
         return (self.config.get("search") or {}).get("default_mode", "dense")
 
     def search(self, query: str, k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
-               language: str | None = None, mode: str | None = None, centroids: bool = True,
+               language: str | None = None, where: Mapping[str, Any] | None = None, mode: str | None = None,
+               centroids: bool = True,
                translate: bool = True, sentences: bool = True, feedback: int = 0, fusion: str = "rrf",
                weights: Mapping[str, float] | None = None, language_pools: bool = False) -> list[Hit]:
-        """The ``k`` best chunks for ``query``; ``doc_ids`` / ``language`` restrict the search exactly.
+        """The ``k`` best chunks for ``query``; ``doc_ids`` / ``language`` / ``where`` restrict the search exactly.
+
+        ``where`` filters on document fields and metadata (see ``filters.py``): ``{"kind": "official
+        document", "date": {">=": "2020-01-01"}}``; equality, lists for membership, ``==`` ``!=`` ``>``
+        ``>=`` ``<`` ``<=`` ``in`` ``not in``; dates compare as dates.
 
         ``mode``: ``hybrid`` (default when built with lexical: dense + language-centred dense + BM25 with
         dictionary translation and each chunk's best sentence, fused by rank), ``dense`` or ``lexical``.
@@ -423,12 +440,14 @@ class Index:
         language before fusing (off: it trades same-language for cross-language questions and lost on
         unseen ones).
         """
-        return self.search_batch([query], k, doc_ids=doc_ids, language=language, mode=mode, centroids=centroids,
+        return self.search_batch([query], k, doc_ids=doc_ids, language=language, where=where, mode=mode,
+                                 centroids=centroids,
                                  translate=translate, sentences=sentences, feedback=feedback, fusion=fusion,
                                  weights=weights, language_pools=language_pools)[0]
 
     def search_batch(self, queries: Sequence[str], k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
-                     language: str | None = None, mode: str | None = None, centroids: bool = True,
+                     language: str | None = None, where: Mapping[str, Any] | None = None,
+                     mode: str | None = None, centroids: bool = True,
                      translate: bool = True, sentences: bool = True, feedback: int = 0, fusion: str = "rrf",
                      weights: Mapping[str, float] | None = None, language_pools: bool = False,
                      batch_size: int = 32) -> list[list[Hit]]:
@@ -447,6 +466,14 @@ class Index:
         if mode != "dense" and self.lexical is None:
             raise InputError(f"this index has no lexical part, so mode {mode!r} is unavailable; use --mode dense "
                              "or rebuild it with lexical indexing on")
+        if where is not None:
+            kept = filters.matching_documents(self.documents.values(), where)
+            if doc_ids is not None:
+                wanted = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
+                self._rows_for(wanted, None)  # unknown ids are still an error
+                doc_ids = sorted(set(wanted) & set(kept))
+            else:
+                doc_ids = kept
         rows = self._rows_for(doc_ids, language)
         available = len(self.chunks) if rows is None else len(rows)
         if available == 0 or not queries:
@@ -744,9 +771,11 @@ class Index:
         for score, row in zip(scores, (int(r) for r in ids if r >= 0)):
             c = self.chunks[row]
             doc = self.documents[c.doc_id]
+            meta = {k: doc[k] for k in ("date", "source") if doc.get(k) is not None}
             hits.append(Hit(rank=len(hits) + 1, score=float(score), chunk_id=c.id, doc_id=c.doc_id,
                             title=doc.get("title", ""), language=doc["language"], text=c.text,
-                            start=c.start, end=c.end, heading=c.heading, highlight=highlights[len(hits)]))
+                            start=c.start, end=c.end, heading=c.heading, highlight=highlights[len(hits)],
+                            metadata={**meta, **(doc.get("metadata") or {})}))
         return hits
 
     # ------------------------------------------------------------------ adding and deleting documents
@@ -937,6 +966,8 @@ class Index:
         if faiss_index.d != dim:
             problems.append(f"vectors of dimension {faiss_index.d}, manifest says {dim}")
         doc_ids = {d["id"] for d in documents}
+        if any(not isinstance(d.get("metadata", {}), dict) for d in documents):
+            problems.append("document metadata that is not a JSON object")
         if any(c.doc_id not in doc_ids for c in chunks):
             problems.append("chunks of documents the manifest does not list")
         if sentences is not None:
