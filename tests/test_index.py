@@ -54,11 +54,30 @@ def test_build_from_documents_and_strings(hash_embedder):
         Index.build(["x"], model=hash_embedder, index_type="annoy")
 
 
-def test_context_modes_change_what_is_embedded_not_the_chunks(tiny_corpus, hash_embedder):
-    plain = Index.build(tiny_corpus, model=hash_embedder, context="none")
-    ctx = Index.build(tiny_corpus, model=hash_embedder, context="title+heading")
+def test_context_modes_change_what_is_embedded_not_the_chunks(tiny_corpus):
+    from .conftest import HashEmbedder
+
+    class Recording(HashEmbedder):
+        def __init__(self):
+            super().__init__()
+            self.seen: list[str] = []
+
+        def encode_documents(self, texts, **kw):
+            self.seen += list(texts)
+            return super().encode_documents(texts, **kw)
+
+    plain_model, ctx_model = Recording(), Recording()
+    plain = Index.build(tiny_corpus, model=plain_model, context="none", sentences=False)
+    ctx = Index.build(tiny_corpus, model=ctx_model, context="title+heading", sentences=False)
     assert [c.text for c in plain.chunks] == [c.text for c in ctx.chunks]
-    assert plain.config["chunking"]["context"] == "none"
+    assert plain.config["chunking"]["context"] == "none" and ctx.config["chunking"]["context"] == "title+heading"
+    assert plain_model.seen == [c.text for c in plain.chunks]  # none: the chunk alone
+    for chunk, seen in zip(ctx.chunks, ctx_model.seen):  # title+heading: title › heading, newline, then the chunk
+        title = ctx.documents[chunk.doc_id]["title"]
+        assert seen.endswith("\n" + chunk.text) and seen.startswith(title) and title
+        if chunk.heading:
+            assert chunk.heading in seen
+    assert not np.allclose(plain._vectors(), ctx._vectors())
 
 
 @pytest.mark.parametrize("index_type", ["hnsw", "ivf"])
@@ -116,7 +135,13 @@ def test_sentence_lever_switches_off_at_build_and_search(tiny_corpus, hash_embed
     q = "volunteers personal information hours recorded"
     on, off = tiny_index.search(q, k=7), tiny_index.search(q, k=7, sentences=False)
     assert [h.chunk_id for h in off] == [h.chunk_id for h in plain.search(q, k=7)]
-    assert [h.score for h in on] != [h.score for h in off]  # the sentence ranking takes part in the fusion
+    from swsearch import fusion  # the sentence ranking takes part in the fusion, with its weight
+    lists = tiny_index.component_scores([q])[0]
+    assert "sentence" in lists
+    for use, hits in ((True, on), (False, off)):
+        part = {name: v for name, v in lists.items() if use or name != "sentence"}
+        fused = fusion.fuse(part, fusion.effective_weights(part, fusion.HYBRID_WEIGHTS), "rrf", tiny_index.tie_order)
+        assert np.allclose([h.score for h in hits], np.sort(fused)[::-1][:7])
 
 
 def test_a_chunk_scores_by_its_best_sentence(hash_embedder):
@@ -224,7 +249,9 @@ def test_language_pools_put_each_language_on_its_own_scale(tiny_index):
     assert plain[0].chunk_id == tiny_index.search(q, k=1, mode="dense", centroids=False)[0].chunk_id
     assert {h.language for h in pooled} == {"en", "zh"}  # each language's best chunk ranks first in its pool
     for method in ("rrf", "convex"):
-        assert len(tiny_index.search(q, k=3, fusion=method, language_pools=True)) == 3
+        hits = tiny_index.search(q, k=3, fusion=method, language_pools=True)
+        assert len(hits) == 3 and {h.language for h in hits[:2]} == {"en", "zh"}
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
 def test_bounds_on_build_and_search_inputs(tiny_corpus, hash_embedder, tiny_index, monkeypatch):

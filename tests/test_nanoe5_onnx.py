@@ -132,7 +132,8 @@ def test_cold_cli_query_uses_the_cached_engine_without_building_it():
                           capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr
     assert "MODULES True False" in proc.stderr
-    assert len(json.loads(proc.stdout)["results"]) == 3
+    results = json.loads(proc.stdout)["results"]
+    assert [r["rank"] for r in results] == [1, 2, 3] and "社区工作者" in results[0]["text"]
 
 
 def test_an_unwritable_cache_falls_back_with_a_notice(tmp_path, monkeypatch, caplog):

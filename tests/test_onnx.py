@@ -100,5 +100,6 @@ def test_failed_export_gives_one_notice_and_still_answers(minilm_index, monkeypa
     monkeypatch.setattr(onnx_mod, "export_onnx", broken)
     index = swsearch.Index.load(path)
     hits = index.search("community workers", k=2)
-    assert len(hits) == 2
+    built, _ = minilm_index  # the same answers as the index built in-process with sentence-transformers
+    assert [h.chunk_id for h in hits] == [h.chunk_id for h in built.search("community workers", k=2)]
     assert type(index.embedder).__name__ == "SentenceTransformerEmbedder"

@@ -40,8 +40,14 @@ def test_every_corpus_chunk_has_exact_offsets_and_is_never_empty_or_a_lone_headi
 
 
 def test_ids_are_stable(corpus):
+    """Ids are the document id and the chunk's place, and text added at the end leaves earlier ids alone."""
     doc = corpus[3]
-    assert split_text(doc.text, doc.id) == split_text(doc.text, doc.id)
+    chunks = split_text(doc.text, doc.id)
+    assert len(chunks) > 3
+    assert [c.id for c in chunks] == [f"{doc.id}#{i}" for i in range(len(chunks))]
+    longer = split_text(doc.text + "\n\n第九十九条　本条例自公布之日起施行。", doc.id)
+    assert len(longer) == len(chunks) + 1
+    assert [(c.id, c.text, c.start) for c in longer[:-1]] == [(c.id, c.text, c.start) for c in chunks]
 
 
 def test_chinese_articles_keep_their_heading_path_and_items(corpus):
