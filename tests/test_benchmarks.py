@@ -1,4 +1,6 @@
-"""The benchmark harness in --quick mode, so it never rots (the full run is `make bench`, not CI)."""
+"""The benchmark harness in --quick mode, so it never rots (the full run is `make bench`, not CI).
+
+It takes about 150 s, so `make test` leaves it out and `make test-benchmarks` (which CI also runs) runs it."""
 
 import json
 import subprocess
@@ -8,7 +10,7 @@ import pytest
 
 from .conftest import REPO, SHARED
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.benchmark]
 
 
 @pytest.mark.skipif(not (SHARED / "data" / "beir" / "scifact" / "corpus.jsonl").exists(),

@@ -151,3 +151,20 @@ def test_an_ann_index_serves_centred_dense_search():
     a, b = exact.search_batch(QUERIES, 10, mode="dense"), hnsw.search_batch(QUERIES, 10, mode="dense")
     recall = np.mean([len({h.chunk_id for h in x} & {h.chunk_id for h in y}) / len(x) for x, y in zip(a, b)])
     assert recall >= 0.9
+
+
+def test_a_flat_view_outlives_its_index_and_its_index_s_growth():
+    """The view keeps FAISS's memory alive, and adding documents builds a new flat index, never moving it."""
+    import gc
+
+    index = Index.build(_corpus(20), model=HashEmbedder(), lexical=False, sentences=False)
+    expected = index.faiss_index.reconstruct_n(0, index.faiss_index.ntotal)
+    view = index._vectors()
+    del index
+    gc.collect()
+    junk = [np.ones((len(expected), 64), np.float32) * i for i in range(20)]  # reuse freed memory if any
+    assert np.array_equal(view, expected) and junk
+    grown = Index.build(_corpus(20), model=HashEmbedder(), lexical=False, sentences=False)
+    before = grown._vectors()
+    grown.add([Document(id="zz-new", text="community workers wage training", language="en")])
+    assert np.array_equal(before, expected) and len(grown._vectors()) == len(expected) + 1

@@ -869,8 +869,10 @@ class Index:
             else:
                 lexical = self.lexical.with_rows(keep, [_lexical_text(c) for c in new_chunks], order)
         index_type = self.config.get("index_type", "flat")
-        if in_order and len(keep) == len(self.chunks) and index_type in ("flat", "hnsw"):
-            faiss_index = self.faiss_index  # only appended: add to the index (last, when nothing else can fail)
+        # only appended to an HNSW graph: add to it (last, when nothing else can fail); a flat index is rebuilt
+        # (a copy of memory), so a flat view of the old one stays valid
+        if in_order and len(keep) == len(self.chunks) and index_type == "hnsw":
+            faiss_index = self.faiss_index
             faiss_index.add(np.ascontiguousarray(new_vecs))
         else:
             faiss_index = vectors.build_index(matrix, index_type)

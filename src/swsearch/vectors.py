@@ -96,16 +96,26 @@ def search(index, queries: np.ndarray, k: int, allowed=None):
     return index.search(queries, k, params=params)
 
 
+class _Owner:
+    """Holds a FAISS index for as long as a numpy view of its memory lives (the view's ``base``)."""
+
+    def __init__(self, index, raw: np.ndarray):
+        self.index = index
+        self.__array_interface__ = raw.__array_interface__
+
+
 def flat_view(index) -> np.ndarray | None:
     """A flat index's stored vectors as a read-only array that shares FAISS's memory (no copy), else None.
 
-    Valid only while ``index`` lives and is not changed; take it afresh where it is used, never keep it.
+    The view keeps the index alive; swsearch never adds to a flat index in place (``Index.add`` builds a new
+    one), so the memory under a view does not move.
     """
     faiss = _faiss()
     base = faiss.downcast_index(index)
     if not isinstance(base, faiss.IndexFlat) or base.ntotal == 0:
         return None
-    view = faiss.rev_swig_ptr(base.get_xb(), base.ntotal * base.d).reshape(base.ntotal, base.d)
+    raw = faiss.rev_swig_ptr(base.get_xb(), base.ntotal * base.d).reshape(base.ntotal, base.d)
+    view = np.asarray(_Owner(index, raw))
     view.flags.writeable = False
     return view
 
