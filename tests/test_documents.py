@@ -66,3 +66,34 @@ def test_empty_inputs_are_refused(tmp_path):
         load_corpus(bad)
     with pytest.raises(InputError, match="empty"):
         as_documents([])
+
+
+@pytest.mark.parametrize("text, language", [
+    ("Community workers are paid the local average wage.", "en"),
+    ("Community Workers Regulations Pay Scale Training Plan Annual Report", "en"),  # no function words: English
+    ("社区工作者按每万城镇常住人口配备。", "zh"),
+    ("Les travailleurs sociaux sont payés selon le salaire moyen de la ville et des régions.", "other"),
+    ("Die Sozialarbeiter werden nach dem Durchschnittslohn bezahlt und das ist gut.", "other"),
+    ("사회복지사는 지역 평균 임금을 받는다", "other"),
+    ("社会福祉士は地域の平均賃金を受け取ります。", "other"),
+    ("Социальные работники получают среднюю зарплату", "other"),
+])
+def test_languages_are_detected_from_scripts_and_function_words(text, language):
+    assert detect_language(text) == language
+
+
+def test_a_text_in_another_language_is_labelled_other_with_one_warning(caplog):
+    from swsearch import Document, Index
+
+    from .conftest import HashEmbedder
+
+    docs = [*as_documents(["Les bénévoles sont assurés contre les accidents et la responsabilité civile "
+                           "pendant le service."]),
+            Document(id="en", text="Volunteers are insured against accidents during their service.")]
+    with caplog.at_level("WARNING", logger="swsearch"):
+        index = Index.build(docs, model=HashEmbedder())
+    lines = [r.getMessage() for r in caplog.records if r.name == "swsearch"]
+    assert len(lines) == 1 and "labelled 'other' (" in lines[0] and "\n" not in lines[0]
+    other = next(d for d in index.documents.values() if d["id"] != "en")
+    assert other["language"] == "other"
+    assert [h.doc_id for h in index.search("bénévoles assurés", k=5, language="other")] == [other["id"]]

@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("text", help="what to search for, in English or Chinese")
     q.add_argument("-k", type=_positive_int, default=5, help="how many results (default 5)")
     q.add_argument("--index", help="index directory (default: the bundled corpus's index)")
-    q.add_argument("--lang", help="only results in this language: en or zh")
+    q.add_argument("--lang", help="only results in this language: en, zh or other")
     q.add_argument("--doc", action="append", help="only results from this document id (repeatable)")
     q.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
                    help="only documents whose field or metadata matches (repeatable; also KEY!=, KEY>=, KEY<=, "
@@ -202,8 +202,9 @@ def _print_hits(query: str, hits, width: int, *, bold: bool = False) -> None:
 def _cmd_query(args: argparse.Namespace) -> int:
     if not args.text.strip():
         raise SwsearchError("the query is empty; give some words to search for")
-    if args.lang is not None and args.lang not in ("en", "zh"):
-        raise SwsearchError(f"unknown language {args.lang!r}; use --lang en or --lang zh")
+    from .documents import LANGUAGES
+    if args.lang is not None and args.lang not in LANGUAGES:
+        raise SwsearchError(f"unknown language {args.lang!r}; use --lang {', '.join(LANGUAGES)}")
     from .filters import parse_cli_filters
     where = parse_cli_filters(args.where, args.since, args.until) or None  # checked before the index loads
     index = _open_index(args.index, warm_up=True)

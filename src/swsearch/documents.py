@@ -17,9 +17,24 @@ from typing import Any
 from .clean import clean_text
 from .errors import InputError
 
-LANGUAGES = ("en", "zh")
+#: "other" is any text that is neither: the model may still embed it, but the lexical side reads it as English
+LANGUAGES = ("en", "zh", "other")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN = re.compile(r"[A-Za-z]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+#: letters of other scripts: Greek, Cyrillic, Armenian, Hebrew, Arabic, Indic, Thai, Lao, Georgian, Ethiopic
+_OTHER_LETTERS = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u0530-\u058f\u0590-\u05ff\u0600-\u06ff"
+                            r"\u0900-\u0dff\u0e00-\u0eff\u10a0-\u10ff\u1200-\u137f]")
+_WORDS = re.compile(r"[a-z\u00e0-\u024f]+")
+#: function words: a Latin-script text that uses more of another language's than of English's is not English
+_EN_FUNCTION = frozenset("the of and to in is that for it as was with be by on not are this from or have an which "
+                         "at but shall its their they been has".split())
+_OTHER_FUNCTION = frozenset("le la les des et est une du dans pour qui que sur au aux ce cette sont pas "
+                            "der die das und ist nicht ein eine den dem mit sich auf für von zu "
+                            "el los las del y por con una para es se lo como más "
+                            "il di che per della delle gli nel sono "
+                            "os um uma não em com".split())
 
 
 @dataclass(frozen=True)
@@ -41,14 +56,30 @@ class Document:
 
 
 def detect_language(text: str) -> str:
-    """Return ``"zh"`` when CJK characters outnumber a third of Latin letters, else ``"en"``.
+    """``"zh"``, ``"en"`` or ``"other"``, from the scripts of the first 5,000 characters.
 
-    Chinese text carries ~1 character per word against ~5 letters per English word, hence the ratio.
+    Chinese when Han characters outnumber a third of Latin letters (about one character per word against
+    five letters) and kana and hangul are rare (they make it Japanese or Korean: ``other``); ``other`` when
+    another script dominates, or when a Latin text uses more French, German, Spanish, Italian or Portuguese
+    function words than English ones; else English.
     """
     sample = text[:5000]
     cjk = len(_CJK.findall(sample))
     latin = len(_LATIN.findall(sample))
-    return "zh" if cjk > 0 and cjk * 3 >= latin else "en"
+    kana, hangul = len(_KANA.findall(sample)), len(_HANGUL.findall(sample))
+    others = len(_OTHER_LETTERS.findall(sample))
+    if kana * 20 > cjk + kana and kana * 3 >= latin and kana > 0:
+        return "other"  # Japanese writes kana among its kanji
+    if hangul > cjk and hangul * 3 >= latin:
+        return "other"
+    if cjk > 0 and cjk * 3 >= latin:
+        return "zh"
+    if others > latin:
+        return "other"
+    words = _WORDS.findall(sample.lower())
+    en = sum(w in _EN_FUNCTION for w in words)
+    foreign = sum(w in _OTHER_FUNCTION for w in words)
+    return "other" if foreign > en and foreign >= 2 else "en"
 
 
 def bundled_corpus_dir() -> Path:

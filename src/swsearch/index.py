@@ -203,6 +203,18 @@ def _centroids(matrix: np.ndarray, langs: np.ndarray, chunks: Sequence[Chunk]) -
     return fusion.language_centroids(matrix[order], langs[order])
 
 
+def _warn_other_languages(docs: Sequence[Document]) -> None:
+    """One line when some documents are neither English nor Chinese: they are indexed, but not served well."""
+    other = [d.id for d in docs if d.language == "other"]
+    if other:
+        import logging
+        names = ", ".join(other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
+        logging.getLogger("swsearch").warning(
+            "warning: %d document%s neither English nor Chinese, labelled 'other' (%s): the model embeds them as "
+            "best it can, BM25 reads them as English and no dictionary translates them", len(other),
+            " is" if len(other) == 1 else "s are", names)
+
+
 def _document_meta(d: Document) -> dict[str, Any]:
     """What the manifest keeps of a document: its fields, digest and size, and its metadata (JSON values)."""
     meta = {"id": d.id, "title": d.title, "language": d.language, "date": d.date, "source": d.source,
@@ -302,6 +314,7 @@ class Index:
         if index_type != "auto" and index_type not in vectors.INDEX_TYPES:
             raise InputError(f"unknown index type {index_type!r}; use auto or one of {', '.join(vectors.INDEX_TYPES)}")
         docs = sorted(as_documents(documents), key=lambda d: d.id)  # rows in tie-break order: see ``tie_order``
+        _warn_other_languages(docs)
         embedder = get_embedder(model)
         limit = min(max_tokens or embedder.max_tokens, embedder.max_tokens)
         t0 = time.perf_counter()
@@ -827,6 +840,7 @@ class Index:
         new_vecs = np.zeros((0, self.config["model"]["dim"]), dtype=np.float32)
         embedder = None
         if docs:
+            _warn_other_languages(docs)
             embedder = self._document_embedder()
             new_chunks, inputs = _split_documents(docs, embedder, self.config["chunking"])
             if new_chunks:
