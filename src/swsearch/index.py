@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,6 +19,7 @@ from .documents import LANGUAGES, Document, as_documents, detect_language, load_
 from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder, normalize, query_engine
 from .errors import IndexLoadError, IndexWriteError, InputError
 from .fusion import top_k as _top_k
+from .progress import Progress
 from .split import HEADING_SEP, Chunk, sentence_units, split_text
 
 CONTEXT_MODES = ("none", "title", "heading", "title+heading")
@@ -203,6 +205,10 @@ def _centroids(matrix: np.ndarray, langs: np.ndarray, chunks: Sequence[Chunk]) -
     return fusion.language_centroids(matrix[order], langs[order])
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _warn_other_languages(docs: Sequence[Document]) -> None:
     """One line when some documents are neither English nor Chinese: they are indexed, but not served well."""
     other = [d.id for d in docs if d.language == "other"]
@@ -230,20 +236,23 @@ def _document_meta(d: Document) -> dict[str, Any]:
     return meta
 
 
-def _embed_sentences(embedder: Embedder, chunks: list[Chunk], chunk_vecs: np.ndarray, spans: np.ndarray,
-                     reuse: bool, batch_size: int, show_progress: bool) -> np.ndarray:
-    """Vectors of every sentence unit; a one-sentence chunk reuses its chunk vector when nothing was prefixed."""
-    out = np.empty((len(spans), chunk_vecs.shape[1]), dtype=np.float32)
+def _sentence_plan(chunks: list[Chunk], spans: np.ndarray, reuse: bool) -> tuple[list[int], list[str]]:
+    """Which sentence units need embedding, and their texts: a one-sentence chunk reuses its chunk vector
+    when nothing was prefixed to it."""
     todo, texts = [], []
     for i, (row, a, b) in enumerate(spans.tolist()):
         c = chunks[row]
-        if reuse and a == c.start and b == c.end:
-            out[i] = chunk_vecs[row]
-        else:
+        if not (reuse and a == c.start and b == c.end):
             todo.append(i)
             texts.append(c.text[a - c.start:b - c.start])
-    if texts:
-        out[todo] = embedder.encode_documents(texts, batch_size=batch_size, show_progress=show_progress)
+    return todo, texts
+
+
+def _sentence_vectors(chunk_vecs: np.ndarray, spans: np.ndarray, todo: list[int], embedded: np.ndarray) -> np.ndarray:
+    """Every sentence unit's vector: the embedded ones where ``todo`` says, the chunk's own elsewhere."""
+    out = chunk_vecs[spans[:, 0]].astype(np.float32, copy=True)
+    if todo:
+        out[todo] = embedded
     return out
 
 
@@ -313,24 +322,42 @@ class Index:
                 raise InputError(f"{name} must be a whole number of at least 1 (got {value!r})")
         if index_type != "auto" and index_type not in vectors.INDEX_TYPES:
             raise InputError(f"unknown index type {index_type!r}; use auto or one of {', '.join(vectors.INDEX_TYPES)}")
+        progress = Progress(show_progress)  # one labelled line for every stage, shown at once
+        try:
+            return cls._build(documents, progress, model=model, index_type=index_type, context=context,
+                              max_tokens=max_tokens, paragraph_tokens=paragraph_tokens, batch_size=batch_size,
+                              lexical=lexical, split=split, sentences=sentences)
+        finally:
+            progress.close()
+
+    @classmethod
+    def _build(cls, documents, progress: Progress, *, model, index_type: str, context: str, max_tokens: int | None,
+               paragraph_tokens: int, batch_size: int, lexical: bool, split: bool, sentences: bool) -> Index:
         docs = sorted(as_documents(documents), key=lambda d: d.id)  # rows in tie-break order: see ``tie_order``
         _warn_other_languages(docs)
+        progress.stage("loading the model")
         embedder = get_embedder(model)
         limit = min(max_tokens or embedder.max_tokens, embedder.max_tokens)
         t0 = time.perf_counter()
         chunking = {"max_tokens": limit, "paragraph_tokens": paragraph_tokens, "context": context, "split": split,
                     "counted_with": "model tokenizer"}
+        progress.stage(f"splitting {_plural(len(docs), 'document')}")
         chunks, inputs = _split_documents(docs, embedder, chunking)
         if not chunks:
             raise InputError("the documents hold no text to index")
-        t1 = time.perf_counter()
-        vecs = embedder.encode_documents(inputs, batch_size=batch_size, show_progress=show_progress)
-        sent_vecs = sent_spans = None
+        sent_spans, todo, texts = None, [], []
         if sentences:
             sent_spans = np.array(sentence_units(chunks), dtype=np.int64).reshape(-1, 3)
-            sent_vecs = _embed_sentences(embedder, chunks, vecs, sent_spans, context == "none", batch_size,
-                                         show_progress)
+            todo, texts = _sentence_plan(chunks, sent_spans, context == "none")
+        t1 = time.perf_counter()
+        progress.stage(f"embedding {_plural(len(inputs), 'chunk')}", add=len(inputs) + len(texts))
+        vecs = progress.embed(embedder, inputs, batch_size)
+        sent_vecs = None
+        if sentences:
+            progress.stage(f"embedding {_plural(len(texts), 'sentence')}")
+            sent_vecs = _sentence_vectors(vecs, sent_spans, todo, progress.embed(embedder, texts, batch_size))
         t2 = time.perf_counter()
+        progress.stage("indexing vectors and words")
         index_type = vectors.auto_index_type(len(vecs)) if index_type == "auto" else index_type
         faiss_index = vectors.build_index(vecs, index_type)
         doc_lang = {d.id: d.language for d in docs}
@@ -341,6 +368,7 @@ class Index:
             from .lexical import LexicalIndex
             lex = LexicalIndex.build([_lexical_text(c) for c in chunks])
         t3 = time.perf_counter()
+        progress.stage("preparing the query encoder")
         if embedder.backend == "sentence-transformers" and hasattr(embedder, "model"):
             _prepare_onnx(embedder)  # so that the first query does not wait for torch
         else:
@@ -838,13 +866,25 @@ class Index:
         keep = np.array([i for i, c in enumerate(self.chunks) if c.doc_id not in remove], dtype=np.int64)
         new_chunks: list[Chunk] = []
         new_vecs = np.zeros((0, self.config["model"]["dim"]), dtype=np.float32)
-        embedder = None
+        new_spans, todo, texts, sent_embedded = None, [], [], None
         if docs:
             _warn_other_languages(docs)
-            embedder = self._document_embedder()
-            new_chunks, inputs = _split_documents(docs, embedder, self.config["chunking"])
-            if new_chunks:
-                new_vecs = embedder.encode_documents(inputs, batch_size=batch_size, show_progress=show_progress)
+            progress = Progress(show_progress, "loading the model")
+            try:
+                embedder = self._document_embedder()
+                progress.stage(f"splitting {_plural(len(docs), 'document')}")
+                new_chunks, inputs = _split_documents(docs, embedder, self.config["chunking"])
+                if new_chunks and self.sentences is not None:
+                    new_spans = np.array(sentence_units(new_chunks), dtype=np.int64).reshape(-1, 3)
+                    todo, texts = _sentence_plan(new_chunks, new_spans, self.config["chunking"]["context"] == "none")
+                if new_chunks:
+                    progress.stage(f"embedding {_plural(len(inputs), 'chunk')}", add=len(inputs) + len(texts))
+                    new_vecs = progress.embed(embedder, inputs, batch_size)
+                    if texts:
+                        progress.stage(f"embedding {_plural(len(texts), 'sentence')}")
+                        sent_embedded = progress.embed(embedder, texts, batch_size)
+            finally:
+                progress.close()
         chunks = [self.chunks[i] for i in keep.tolist()] + new_chunks
         if not chunks:
             raise InputError("the change would leave the index without any text; build a new one instead")
@@ -858,10 +898,7 @@ class Index:
             old_spans[:, 0] = np.searchsorted(keep, old_spans[:, 0])  # chunk rows renumbered
             parts, span_parts = [self.sentences[kept]], [old_spans]
             if new_chunks:
-                new_spans = np.array(sentence_units(new_chunks), dtype=np.int64).reshape(-1, 3)
-                context = self.config["chunking"]["context"]
-                parts.append(_embed_sentences(embedder, new_chunks, new_vecs, new_spans, context == "none",
-                                              batch_size, show_progress))
+                parts.append(_sentence_vectors(new_vecs, new_spans, todo, sent_embedded))
                 new_spans[:, 0] += len(keep)
                 span_parts.append(new_spans)
             sentences, spans = np.concatenate(parts), np.concatenate(span_parts)
@@ -1015,6 +1052,8 @@ class Index:
         out = {k: m[k] for k in ("swsearch_version", "model", "chunking", "index_type", "search", "counts",
                                  "corpus_fingerprint", "documents") if k in m}
         out["query_engine"] = query_engine(m["model"])
+        if self._source is not None:
+            out["path"], out["version"] = str(self._source[0]), self._source[1]
         return out
 
     def __len__(self) -> int:
@@ -1035,6 +1074,16 @@ def _cache_index_dir(corpus_fp: str, model_fp: str) -> Path:
     from .embed.base import cache_dir
 
     return cache_dir() / "indexes" / f"{corpus_fp[:16]}-{model_fp[:16]}"
+
+
+def corpus_index_dir(path: str | Path) -> Path:
+    """Where ``swsearch index PATH`` writes without ``--out``: ``$SWSEARCH_HOME/indexes/<name>-<hash of the
+    full path>``, so two folders of one name never share an index."""
+    from .embed.base import cache_dir
+
+    full = Path(path).expanduser().resolve()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", full.stem or "corpus")[:40] or "corpus"
+    return cache_dir() / "indexes" / f"{name}-{hashlib.sha256(str(full).encode()).hexdigest()[:8]}"
 
 
 def default_index_dir(model: str | None = None) -> Path:
