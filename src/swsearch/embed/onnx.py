@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,10 @@ from .base import PrefixedEmbedder, batched, cache_dir, normalize, threads_for
 log = logging.getLogger("swsearch")
 SUPPORTED_MODULES = {"sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
                      "sentence_transformers.models.Normalize"}
+
+
+#: sessions are made once per (model, thread count) even when several threads search at once
+SESSIONS_LOCK = threading.Lock()
 
 
 def ort_session(model_path: Path, threads: int):
@@ -79,9 +84,10 @@ class OnnxEmbedder(PrefixedEmbedder):
         self._session(threads_for(1))
 
     def _session(self, threads: int):
-        if threads not in self._sessions:
-            self._sessions[threads] = ort_session(self.folder / "model.onnx", threads)
-        return self._sessions[threads]
+        with SESSIONS_LOCK:
+            if threads not in self._sessions:
+                self._sessions[threads] = ort_session(self.folder / "model.onnx", threads)
+            return self._sessions[threads]
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         encs = self.tokenizer.encode_batch(list(texts))
