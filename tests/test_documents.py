@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -46,13 +47,64 @@ def test_jsonl_and_beir_loaders(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"\xff\xfe\x00bad", "is not UTF-8"),
+    (b"caf\xe9 cr\xe8me br\xfbl\xe9e", r"latin1\.txt is not UTF-8"),
+    (b"\xff\xfea\x00b", r"latin1\.txt is not UTF-16"),  # a UTF-16 byte order mark, then an odd byte count
 ])
 def test_non_utf8_file_is_named(tmp_path, content, message):
     (tmp_path / "good.txt").write_text("fine text", encoding="utf-8")
     (tmp_path / "latin1.txt").write_bytes(content)
-    with pytest.raises(InputError, match=r"latin1\.txt is not UTF-8"):
+    with pytest.raises(InputError, match=message):
         load_corpus(tmp_path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig"])
+def test_utf16_with_or_without_bom_is_read_as_text(tmp_path, encoding):
+    text = "Volunteers are insured. 志愿者应当购买保险。"
+    (tmp_path / "a.txt").write_bytes(text.encode(encoding))
+    assert load_corpus(tmp_path)[0].text == text
+
+
+def test_nul_bytes_are_dropped_and_lone_surrogates_refused(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"Volunteers\x00 are insured.\x00")
+    assert load_corpus(tmp_path)[0].text == "Volunteers are insured."
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_text('{"id": "x\\ud800", "text": "fine"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"document 'x\\ud800' has a id that is not valid Unicode"):
+        load_corpus(jsonl)
+    jsonl.write_text('{"id": "x", "text": "bad \\udfff here"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match="text that is not valid Unicode"):
+        load_corpus(jsonl)
+
+
+def test_manifest_files_stay_inside_the_corpus_folder(tmp_path):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("not part of the corpus", encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "link.txt").symlink_to(outside)
+    for name, message in (("/etc/passwd", "must be a relative path"), ("../secret.txt", "must be a relative path"),
+                          ("link.txt", "leads outside")):
+        (corpus / "manifest.json").write_text(json.dumps({"documents": [{"id": "a", "file": name}]}))
+        with pytest.raises(InputError, match=message):
+            load_corpus(corpus)
+    os.mkfifo(corpus / "fifo.txt")
+    (corpus / "manifest.json").write_text(json.dumps({"documents": [{"id": "a", "file": "fifo.txt"}]}))
+    with pytest.raises(InputError, match="not a regular file"):  # refused at once, not read forever
+        load_corpus(corpus)
+
+
+def test_a_folder_skips_symlinks_that_lead_out_and_says_so(tmp_path, caplog):
+    (tmp_path / "secret.txt").write_text("not part of the corpus", encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    (corpus / "sub" / "real.txt").write_text("Volunteers are insured.", encoding="utf-8")
+    (corpus / "out.txt").symlink_to(tmp_path / "secret.txt")
+    (corpus / "in.txt").symlink_to(corpus / "sub" / "real.txt")  # inside: followed
+    with caplog.at_level("WARNING", logger="swsearch"):
+        docs = load_corpus(corpus)
+    assert sorted(d.id for d in docs) == ["in", "sub/real"]
+    assert [r.getMessage() for r in caplog.records if "symlink leads outside" in r.getMessage()] == [
+        f"warning: skipped 1 file whose symlink leads outside {corpus}: out.txt"]
 
 
 def test_empty_inputs_are_refused(tmp_path):

@@ -40,10 +40,32 @@ def test_search_batch_equals_single_searches(tiny_index):
     ({"query": "x", "language": "fr"}, "unknown language"),
     ({"query": "x", "doc_ids": ["nope"]}, "unknown document id"),
     ({"query": "x", "feedback": -1}, "feedback must be a whole number"),
+    ({"query": "\x00\x00 "}, "query is empty"),
+    ({"query": "community workers " * 300}, "5,400 characters long; a query may have up to 4,000"),
 ])
 def test_bad_search_input_is_refused(tiny_index, kwargs, message):
     with pytest.raises(InputError, match=message):
         tiny_index.search(**kwargs)
+
+
+def test_nul_bytes_never_reach_the_model(hash_embedder):
+    """A model stops reading at a NUL byte: queries and embedded texts have them as spaces."""
+    class Recording(type(hash_embedder)):
+        seen: list[str] = []
+
+        def encode_documents(self, texts, **kw):
+            Recording.seen += list(texts)
+            return super().encode_documents(texts, **kw)
+
+        def encode_queries(self, texts, **kw):
+            Recording.seen += list(texts)
+            return super().encode_queries(texts, **kw)
+
+    index = Index.build([Document(id="a", text="Volunteers\x00are insured. They register.")], model=Recording())
+    assert index.chunks[0].text == "Volunteers\x00are insured. They register."  # offsets into the text as given
+    index.search("insured\x00volunteers", k=1)
+    assert Recording.seen and not any("\x00" in t for t in Recording.seen)
+    assert "Volunteers are insured. They register." in Recording.seen and "insured volunteers" in Recording.seen
 
 
 def test_build_from_documents_and_strings(hash_embedder):

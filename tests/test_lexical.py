@@ -99,3 +99,24 @@ def test_scores_do_not_depend_on_token_numbering(lex):
         own, tr = lex.query_tokens(query)
         known = [t for t in own + tr if t in plain.vocab_dict]
         np.testing.assert_allclose(lex.scores(own + tr), plain.get_scores(known), rtol=1e-6)
+
+
+def test_queries_need_no_temp_dir_and_jieba_caches_under_swsearch_home(tiny_index, tmp_path, monkeypatch, home):
+    """A full or missing TMPDIR does not break a query; jieba's marshal cache is never in the system temp."""
+    import tempfile
+
+    from swsearch import Index
+    from swsearch.lexical import ChineseSegmenter
+
+    saved = tiny_index.save(tmp_path / "ix")
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    for name in ("TemporaryDirectory", "mkdtemp", "mkstemp", "NamedTemporaryFile"):
+        monkeypatch.setattr(tempfile, name, full)  # as if the temp directory were full
+    loaded = Index.load(saved, model=tiny_index.embedder)
+    assert [h.chunk_id for h in loaded.search("信访人不得捏造事实", k=3)] == \
+        [h.chunk_id for h in tiny_index.search("信访人不得捏造事实", k=3)]
+    seg = ChineseSegmenter()
+    seg.words("社区工作者")
+    assert seg.tk.tmp_dir == str(home / "jieba") and list((home / "jieba").glob("jieba*.cache"))

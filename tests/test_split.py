@@ -117,3 +117,24 @@ def test_sentence_units_cover_every_chunk_in_order_with_document_offsets(corpus)
         assert c.start <= a < b <= c.end and doc.text[a:b].strip() == doc.text[a:b]
         assert doc.text[a:b] in c.text
     assert len(units) > len(chunks)  # regulations have several sentences per article
+
+
+@pytest.mark.parametrize("base", ["socialworkers support communities in many ways and the government funds them ",
+                                  "Social workers support communities. ",
+                                  "社会工作者为社区提供多种服务，政府为其提供资金。", "x" * 50])
+def test_splitting_work_is_linear_in_the_text_length(base):
+    """Characters handed to the tokeniser grow like the text, not like its square, even for one huge line
+    without punctuation (a 50 MB line once spent 528 s in the splitter)."""
+    def work(n: int) -> int:
+        seen = []
+
+        def count(text: str) -> int:
+            seen.append(len(text))
+            return len(text.split()) + len(text) // 4
+
+        chunks = split_text((base * (n // len(base) + 1))[:n], "d", max_tokens=128, count_tokens=count)
+        assert all(count(c.text) <= 128 for c in chunks)
+        return sum(seen)
+
+    small, large = work(20_000), work(80_000)
+    assert large < 4 * small * 1.5  # 4x the text: about 4x the work (quadratic would be 16x)

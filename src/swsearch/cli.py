@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-lexical", action="store_true", help="dense only: no BM25 part (no hybrid search)")
     p.add_argument("--no-sentences", action="store_true",
                    help="do not embed each sentence too (faster build, smaller index; hybrid ranks worse)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress line (none when stderr is not a terminal)")
 
     q = sub.add_parser("query", help="search an index")
     q.add_argument("text", help="what to search for, in English or Chinese")
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--index", help="index directory to change (default: $SWSEARCH_INDEX, else a copy of the "
                    "bundled one)")
     a.add_argument("--upsert", action="store_true", help="replace documents whose id is already in the index")
-    a.add_argument("--quiet", action="store_true", help="no progress bar")
+    a.add_argument("--quiet", action="store_true", help="no progress line (none when stderr is not a terminal)")
 
     d = sub.add_parser("delete", help="delete documents from an index by id")
     d.add_argument("ids", nargs="+", metavar="ID", help="document id (`swsearch info` lists them)")
@@ -117,7 +117,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         out = default_index_dir(args.model)
     check_writable_target(out)  # refuse a folder of the user's files before minutes of embedding, not after
     index = Index.build(args.path, model=args.model, index_type=args.index_type, lexical=not args.no_lexical,
-                        sentences=not args.no_sentences, show_progress=not args.quiet)
+                        sentences=not args.no_sentences, show_progress=_progress(args))
     index.save(out)
     t = index.config["timings_s"]
     print(f"indexed {_count(len(index.documents), 'document')} as {_count(len(index), 'chunk')} with "
@@ -126,6 +126,11 @@ def _cmd_index(args: argparse.Namespace) -> int:
     if not args.out:
         print(f"search it with: swsearch query TEXT --index {out}")
     return 0
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """A progress line on a terminal, unless --quiet; never in a pipe or a log file."""
+    return not args.quiet and sys.stderr.isatty()
 
 
 def _count(n: int, noun: str) -> str:
@@ -167,7 +172,7 @@ def _edit(path: str | None, change, verb: str) -> int:
 
 def _cmd_add(args: argparse.Namespace) -> int:
     def change(index):
-        (index.upsert if args.upsert else index.add)(args.path, show_progress=not args.quiet)
+        (index.upsert if args.upsert else index.add)(args.path, show_progress=_progress(args))
     return _edit(args.index, change, "upserted" if args.upsert else "added")
 
 

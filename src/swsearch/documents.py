@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,13 +94,62 @@ def bundled_corpus_dir() -> Path:
     raise InputError("the bundled corpus is missing from this installation; reinstall swsearch")
 
 
-def _read_text(path: Path) -> str:
+#: the largest file a loader reads (a corpus file larger than this is almost surely not a text)
+MAX_FILE_BYTES = 1 << 30
+
+
+def _decode(data: bytes, path: Path) -> str:
+    """UTF-8 (with or without BOM), or UTF-16 with a BOM or, without one, by its zero bytes."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encoding = "utf-16"
+    else:
+        head = data[:4096]
+        pairs = max(len(head) // 2, 1)
+        odd, even = head[1::2].count(0), head[0::2].count(0)
+        encoding = "utf-16-le" if odd > pairs * 0.3 and even < odd / 4 else \
+            "utf-16-be" if even > pairs * 0.3 and odd < even / 4 else "utf-8-sig"
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text (byte {exc.start}); convert it to UTF-8 or remove it") from None
+        raise InputError(f"{_shown(path)} is not {'UTF-8' if encoding == 'utf-8-sig' else encoding.upper()} text "
+                         f"(byte {exc.start}); convert it to UTF-8 or remove it") from None
+
+
+def _shown(path: Path) -> str:
+    """A path as printable text, even when its name is not valid UTF-8."""
+    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _read_text(path: Path) -> str:
+    """A regular file's text, size checked before reading; FIFOs and devices are refused without blocking."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        raise InputError(f"cannot read {_shown(path)}: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{_shown(path)} is not a regular file; give text files")
+        if st.st_size > MAX_FILE_BYTES:
+            raise InputError(f"{_shown(path)} is {st.st_size:,} bytes, more than the {MAX_FILE_BYTES:,} a corpus "
+                             "file may have; split it")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {_shown(path)}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    return _decode(data, path)
+
+
+def _inside(directory: Path, name: str, where: str) -> Path:
+    """``directory / name`` for a relative name that stays inside ``directory`` (symlinks resolved)."""
+    if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts:
+        raise InputError(f"{where}: file {name!r} must be a relative path inside {_shown(directory)}")
+    path = directory / name
+    if not path.resolve().is_relative_to(directory.resolve()):
+        raise InputError(f"{where}: file {name!r} leads outside {_shown(directory)} (a symlink); copy it in instead")
+    return path
 
 
 def _make_document(doc_id: str, raw: str, *, title: str = "", language: str | None = None,
@@ -109,6 +161,7 @@ def _make_document(doc_id: str, raw: str, *, title: str = "", language: str | No
     The title is the caller's, else the page's title line, else ``fallback_title``.
     """
     meta = dict(metadata or {})
+    raw = raw.replace("\x00", "")  # NUL bytes carry nothing, and a model stops reading at the first one
     if clean:
         cleaned = clean_text(raw)
         text = cleaned.text
@@ -138,7 +191,8 @@ def load_manifest(directory: Path) -> list[Document]:
             raise InputError(f"{manifest_path}: every document needs an 'id' and a 'file'")
         known = {"id", "file", "title", "language", "date", "source"}
         docs.append(_make_document(
-            str(entry["id"]), _read_text(directory / entry["file"]), title=entry.get("title", ""),
+            str(entry["id"]), _read_text(_inside(directory, entry["file"], str(manifest_path))),
+            title=entry.get("title", ""),
             language=entry.get("language"), date=entry.get("date"), source=entry.get("source"),
             metadata={k: v for k, v in entry.items() if k not in known}))
     return docs
@@ -155,8 +209,22 @@ def _title_from_text(raw: str, fallback: str) -> str:
 
 
 def load_folder(directory: Path) -> list[Document]:
-    """Load every ``.txt`` and ``.md`` file below ``directory``; the id is the relative path without suffix."""
-    files = sorted(p for p in directory.rglob("*") if p.suffix.lower() in (".txt", ".md") and p.is_file())
+    """Load every ``.txt`` and ``.md`` file below ``directory``; the id is the relative path without suffix.
+
+    A symlink is followed only when it resolves inside ``directory``; one that leads out is skipped with a
+    one-line warning (a corpus folder never makes swsearch read elsewhere).
+    """
+    root = directory.resolve()
+    files, outside = [], []
+    for p in sorted(directory.rglob("*")):
+        if p.suffix.lower() not in (".txt", ".md") or not p.is_file():
+            continue
+        (files if p.resolve().is_relative_to(root) else outside).append(p)
+    if outside:
+        logging.getLogger("swsearch").warning(
+            "warning: skipped %d file%s whose symlink leads outside %s: %s", len(outside),
+            "" if len(outside) == 1 else "s", _shown(directory),
+            ", ".join(_shown(p.relative_to(directory)) for p in outside[:3]) + (" …" if len(outside) > 3 else ""))
     docs = []
     for path in files:
         raw = _read_text(path)
@@ -230,9 +298,19 @@ def load_corpus(path: str | Path | None = None) -> list[Document]:
 
 
 def _check_unique(docs: list[Document], where: str) -> None:
-    """Document ids must be unique: two documents with one id would merge into chunks with the same ids."""
+    """Document ids must be unique: two documents with one id would merge into chunks with the same ids.
+    Ids, titles and texts must be valid Unicode (JSON escapes can carry lone surrogates; file names, bytes
+    that are not UTF-8), or they could not be written to the index."""
     seen: set[str] = set()
     for d in docs:
+        for name, value in (("id", d.id), ("title", d.title), ("text", d.text)):
+            if not isinstance(value, str):
+                raise InputError(f"{where}: a document's {name} must be text (got {type(value).__name__})")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InputError(f"{where}: document {ascii(d.id)} has a {name} that is not valid Unicode "
+                                 f"(character {exc.start}: {ascii(value[exc.start])}); fix the source") from None
         if d.id in seen:
             raise InputError(f"{where}: document id {d.id!r} appears more than once; ids must be unique")
         seen.add(d.id)

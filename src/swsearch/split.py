@@ -130,6 +130,11 @@ class _Splitter:
         self.context = context
 
     def fits(self, a: int, b: int, heading: str) -> bool:
+        # no model token is 64 characters long, so a longer span cannot fit: answering without tokenising it
+        # keeps a 50 MB line linear (some tokenisers are slower than linear on one huge span); at worst a
+        # pathological span is cut finer than needed, never truncated
+        if b - a > self.max_tokens * 64:
+            return False
         return self.count(self.context(heading) + self.text[a:b]) <= self.max_tokens
 
     def tokens(self, a: int, b: int) -> int:
@@ -151,9 +156,15 @@ class _Splitter:
         return out
 
     def hard_cut(self, a: int, b: int, heading: str) -> list[tuple[int, int]]:
+        """Cut [a, b) into the longest prefixes that fit. The search window starts at 8 characters per token
+        and doubles only while it still fits, so each piece costs tokenising about its own length (a
+        50 MB line with no punctuation is linear, not quadratic, in its length)."""
         pieces = []
         while a < b:
-            lo, hi = a + 1, b
+            window = max(self.max_tokens * 8, 64)
+            while a + window < b and self.fits(a, a + window, heading):
+                window *= 2
+            lo, hi = a + 1, min(b, a + window)
             while lo < hi:  # longest prefix that fits
                 mid = (lo + hi + 1) // 2
                 if self.fits(a, mid, heading):
