@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, filters, fusion, store, vectors
+from . import __version__, filters, fusion, schema, store, vectors
 from .centroids import Centring, blocks_of, blocks_of_faiss
 from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
 from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder, normalize, query_engine
@@ -259,6 +259,68 @@ def _sentence_vectors(chunk_vecs: np.ndarray, spans: np.ndarray, todo: list[int]
     if todo:
         out[todo] = embedded
     return out
+
+
+_MANIFEST_SCHEMA = schema.manifest_schema(LANGUAGES, CONTEXT_MODES, ("flat", *vectors.INDEX_TYPES), SEARCH_MODES)
+
+
+def _consistency_problems(manifest: dict[str, Any], chunks: list[Chunk], faiss_index, centroids: dict,
+                          lexical, matrix: np.ndarray | None, sentences: np.ndarray | None,
+                          spans: np.ndarray | None) -> list[str]:
+    """What in a loaded index does not fit together: every array's shape, type and range against the chunks
+    and the manifest (a file can be crafted with its sha256 recomputed, so the digests prove nothing)."""
+    problems: list[str] = []
+    dim = manifest["model"]["dim"]
+    docs = {d["id"]: d for d in manifest["documents"]}
+    counts = manifest["counts"]
+    if counts["documents"] != len(docs) or len(docs) != len(manifest["documents"]):
+        problems.append(f"counts.documents is {counts['documents']} for {len(manifest['documents'])} documents "
+                        "(or an id appears twice)")
+    if counts.get("sentences", 0) != (0 if sentences is None else len(sentences)):
+        problems.append(f"counts.sentences is {counts.get('sentences')} for "
+                        f"{0 if sentences is None else len(sentences)} sentence vectors")
+    ids: set[str] = set()
+    for c in chunks:
+        if not (isinstance(c.id, str) and isinstance(c.doc_id, str) and isinstance(c.text, str)
+                and isinstance(c.heading, str) and isinstance(c.start, int) and isinstance(c.end, int)
+                and not isinstance(c.start, bool) and 0 <= c.start <= c.end and c.end - c.start == len(c.text)):
+            problems.append(f"chunk {str(c.id)[:60]!r} has malformed fields or offsets")
+            break
+        if c.id in ids:
+            problems.append(f"chunk id {c.id[:60]!r} appears twice")
+            break
+        ids.add(c.id)
+        chars = docs.get(c.doc_id, {}).get("chars")
+        if isinstance(chars, int) and c.end > chars:
+            problems.append(f"chunk {c.id[:60]!r} ends after its document")
+            break
+    for name, array in (("centroids", np.stack(list(centroids.values())) if centroids else None),
+                        ("vectors.npy", matrix), ("sentences.npy", sentences)):
+        if array is None:
+            continue
+        if array.ndim != 2 or array.shape[1] != dim or array.dtype.kind != "f" or not np.isfinite(array).all():
+            problems.append(f"{name} is not a finite float matrix of dimension {dim}")
+    chunk_langs = {docs[c.doc_id]["language"] for c in chunks if c.doc_id in docs}
+    if centroids and set(centroids) != chunk_langs:
+        problems.append(f"centroids for {sorted(centroids)}, chunks in {sorted(chunk_langs)}")
+    if matrix is not None and len(matrix) != len(chunks):
+        problems.append(f"vectors.npy holds {len(matrix)} vectors for {len(chunks)} chunks")
+    if spans is not None and (spans.ndim != 2 or spans.shape[1:] != (3,)):
+        problems.append("sentence spans are not (chunk, start, end) rows")
+    elif spans is not None and len(spans) and chunks:
+        rows = spans[:, 0]
+        if rows.min() >= 0 and rows.max() < len(chunks):
+            starts = np.array([c.start for c in chunks])[rows]
+            ends = np.array([c.end for c in chunks])[rows]
+            if np.any(spans[:, 1] < starts) or np.any(spans[:, 2] > ends) or np.any(spans[:, 1] >= spans[:, 2]):
+                problems.append("sentence spans outside their chunks")
+    if lexical is not None:
+        n_docs = lexical.retriever.scores["num_docs"]
+        if n_docs != len(chunks):
+            problems.append(f"a BM25 index of {n_docs} chunks for {len(chunks)} chunks")
+        if lexical.tokens is not None and len(lexical.tokens) != len(chunks):
+            problems.append(f"lexical tokens for {len(lexical.tokens)} chunks, not {len(chunks)}")
+    return problems
 
 
 class Index:
@@ -1009,8 +1071,12 @@ class Index:
         now when ``model`` is given (a name, a path or an ``Embedder``). ``warm_up=True`` (what
         ``swsearch query`` does) loads the query encoder in a background thread meanwhile."""
         manifest, files = store.read_index_dir(path)
+        problem = _MANIFEST_SCHEMA(manifest, "manifest")
+        if problem:
+            raise IndexLoadError(f"{path} is corrupt ({problem}); rebuild it with: "
+                                 f"swsearch index [CORPUS] --out {path}")
         warming = None
-        if warm_up and model is None and isinstance(manifest.get("model"), dict):
+        if warm_up and model is None:
             want = manifest["model"]
             warming = _warm_up_in_background(lambda: get_query_embedder(want))
         try:
@@ -1037,7 +1103,8 @@ class Index:
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError):
             raise IndexLoadError(f"{path} is corrupt (unreadable manifest, chunks or vectors); rebuild it with: "
                                  f"swsearch index [CORPUS] --out {path}") from None
-        problems = []
+        problems = _consistency_problems(manifest, chunks, faiss_index, centroids, lexical, matrix, sentences,
+                                         sentence_spans)
         if faiss_index.ntotal != len(chunks) or manifest.get("counts", {}).get("chunks") != len(chunks):
             problems.append(f"{faiss_index.ntotal} vectors for {len(chunks)} chunks")
         if faiss_index.d != dim:

@@ -369,7 +369,24 @@ class LexicalIndex:
             stored = json.loads(files[cls.GLOSSARY])
             vocab, gloss = stored["vocab"], stored["glossary"]
             ids, offsets = npy_load(files[cls.TOKENS]), npy_load(files[cls.OFFSETS])
+            if (not isinstance(vocab, list) or ids.ndim != 1 or ids.dtype.kind not in "iu"
+                    or offsets.dtype.kind not in "iu" or len(offsets) == 0
+                    or (len(ids) and (ids.min() < 0 or ids.max() >= len(vocab)))):
+                raise ValueError("lexical tokens outside their vocabulary")
             words = np.array(vocab, dtype=object)[ids] if len(ids) else np.zeros(0, dtype=object)
             tokens = [words[a:b].tolist() for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
-        return cls(retriever, files["lexicon.txt"].decode("utf-8"), json.loads(files["translation.json"]),
-                   tokens, gloss)
+        tables = json.loads(files["translation.json"])
+        if not (isinstance(tables, dict) and all(
+                isinstance(tables.get(side), dict) and all(
+                    isinstance(k, str) and isinstance(v, list) and all(isinstance(w, str) for w in v)
+                    for k, v in tables[side].items()) for side in ("zh2en", "en2zh"))):
+            raise ValueError("translation tables that are not {zh2en, en2zh} maps of words to word lists")
+        if tokens is not None and (offsets.ndim != 1 or np.any(np.diff(offsets) < 0) or offsets[0] != 0
+                                   or offsets[-1] != len(ids)):
+            raise ValueError("lexical token offsets that do not fit the tokens")
+        lexicon = files["lexicon.txt"].decode("utf-8")
+        freqs = [line.rsplit(" ", 1) for line in lexicon.splitlines() if line.strip()]
+        if not freqs or any(len(f) != 2 or not f[0] or not f[1].isdigit() for f in freqs) \
+                or sum(int(f[1]) for f in freqs) <= 0:
+            raise ValueError("a lexicon that is not 'word frequency' lines")  # jieba would fail at the query
+        return cls(retriever, lexicon, tables, tokens, gloss)

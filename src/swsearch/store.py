@@ -405,8 +405,14 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def npy_load(data: bytes) -> np.ndarray:
-    """Read .npy bytes, refusing pickled objects."""
-    return np.load(io.BytesIO(data), allow_pickle=False)
+    """Read .npy bytes, refusing pickled objects; anything that is not a plain array is a ValueError."""
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except (EOFError, OSError, ValueError, TypeError, SyntaxError, MemoryError) as exc:
+        raise ValueError(f"not a numpy array file ({type(exc).__name__})") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
+        raise ValueError("not a numeric numpy array")
+    return array
 
 
 def jsonl_bytes(rows: list[dict[str, Any]]) -> bytes:
@@ -414,4 +420,11 @@ def jsonl_bytes(rows: list[dict[str, Any]]) -> bytes:
 
 
 def jsonl_load(data: bytes) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+    """One JSON object per line; anything else (or nesting deep enough to exhaust the stack) is a ValueError."""
+    try:
+        rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    if not all(isinstance(r, dict) for r in rows):
+        raise ValueError("a line that is not a JSON object")
+    return rows

@@ -1,0 +1,209 @@
+"""Hostile input: a catalogue of corruptions of a small index (its files' digests recomputed, so only the
+load's own checks stand between them and a search), and property-based fuzzing of the manifest, the corpus
+loaders and the query inputs. Every case must end in a result or one SwsearchError line, never another
+exception."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from swsearch import Index, IndexLoadError, InputError, SwsearchError, load_corpus, store
+
+from .conftest import TINY_DOCS, HashEmbedder
+
+BAD_VALUES = [None, "x", -1, 1.5, [], {}, True, 10**30, [[[[[]]]]]]
+MANIFEST_PATHS = ["model", "model.dim", "model.name", "model.fingerprint", "model.backend", "chunking",
+                  "chunking.max_tokens", "chunking.context", "index_type", "counts", "counts.documents",
+                  "counts.chunks", "counts.sentences", "documents", "documents.0", "documents.0.id",
+                  "documents.0.language", "documents.0.sha256", "documents.0.chars", "documents.0.metadata",
+                  "documents.0.date", "search", "search.lexical", "search.sentences", "search.weights",
+                  "search.default_mode", "format_version", "data", "files"]
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    corpus = folder / "corpus"
+    corpus.mkdir()
+    for name, text in TINY_DOCS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    path = Index.build(corpus, model=HashEmbedder()).save(folder / "ix")
+    return path, {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+def _fresh(pristine, tmp_path):
+    path, files = pristine
+    out = tmp_path / "ix"
+    for rel, data in files.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(data)
+    return out
+
+
+def _write_manifest(path, manifest) -> None:
+    (path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def _replace_file(path, name: str, data: bytes) -> None:
+    """Put ``data`` in place of a data file and recompute its size and digest in the manifest."""
+    manifest = json.loads((path / "manifest.json").read_text())
+    (store.data_dir(path) / name).write_bytes(data)
+    manifest["files"][name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    _write_manifest(path, manifest)
+
+
+def _outcome(path) -> str:
+    """'refused' (one-line IndexLoadError), or 'works' (loads and answers in every mode)."""
+    try:
+        index = Index.load(path, model=HashEmbedder())
+    except IndexLoadError as exc:
+        assert "\n" not in str(exc)
+        return "refused"
+    for mode in ("hybrid", "dense", "lexical"):
+        try:
+            index.search("volunteers personal information 信访", k=3, mode=mode)
+        except SwsearchError as exc:
+            assert "\n" not in str(exc)
+    return "works"
+
+
+def _set(manifest, dotted: str, value) -> None:
+    keys = dotted.split(".")
+    node = manifest
+    for key in keys[:-1]:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    last = keys[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+@pytest.mark.parametrize("dotted", MANIFEST_PATHS)
+def test_wrong_types_anywhere_in_the_manifest_are_one_line(pristine, tmp_path, dotted):
+    path = _fresh(pristine, tmp_path)
+    original = json.loads((path / "manifest.json").read_text())
+    outcomes = []
+    for value in BAD_VALUES:
+        manifest = copy.deepcopy(original)
+        _set(manifest, dotted, value)
+        _write_manifest(path, manifest)
+        outcomes.append(_outcome(path))
+    assert "refused" in outcomes  # every field has at least one value that is refused
+
+
+def _npy(array) -> bytes:
+    return store.npy_bytes(np.asarray(array))
+
+
+def _corruptions(files: dict[str, bytes]) -> list[tuple[str, str, bytes]]:
+    """(label, file, new bytes) for every data file: each is then given a recomputed digest."""
+    out = []
+    for name, data in files.items():
+        out += [(f"{name} emptied", name, b""), (f"{name} halved", name, data[:len(data) // 2]),
+                (f"{name} zeroed", name, bytes(len(data)))]
+        if name.endswith(".npy"):
+            array = np.load(io.BytesIO(data), allow_pickle=False)
+            out += [(f"{name} wrong shape", name, _npy(np.zeros((3, 5), array.dtype))),
+                    (f"{name} as text", name, _npy(np.array(["a", "b"]))),
+                    (f"{name} one row short", name, _npy(array[:-1]))]
+            if array.dtype.kind == "f":
+                out.append((f"{name} NaN", name, _npy(np.full(array.shape, np.nan, array.dtype))))
+            if array.dtype.kind in "iu":
+                out += [(f"{name} out of range", name, _npy(array + 10**6)),
+                        (f"{name} negative", name, _npy(-np.abs(array) - 1))]
+        if name.endswith(".json") or name.endswith(".jsonl"):
+            out += [(f"{name} []", name, b"[]"), (f"{name} null", name, b"null"), (f"{name} {{}}", name, b"{}"),
+                    (f"{name} nested", name, b"[" * 100_000 + b"]" * 100_000)]
+    chunks = files["chunks.jsonl"].decode().splitlines()
+    row = json.loads(chunks[0])
+    for label, change in (("start after end", {"start": row["end"] + 5}), ("text not at its offsets", {"text": "x"}),
+                          ("no doc_id", {"doc_id": None}), ("id a number", {"id": 7}),
+                          ("negative start", {"start": -3}), ("unknown document", {"doc_id": "nobody"})):
+        bad = json.dumps({**row, **change})
+        out.append((f"chunks.jsonl {label}", "chunks.jsonl", "\n".join([bad, *chunks[1:]]).encode()))
+    out.append(("chunks.jsonl a chunk twice", "chunks.jsonl", "\n".join([chunks[0], *chunks[:-1]]).encode()))
+    return out
+
+
+def test_a_catalogue_of_crafted_files_with_recomputed_digests(pristine, tmp_path):
+    path, files = pristine
+    data = {str(rel.name): blob for rel, blob in files.items() if rel.parent != rel.parent.parent and
+            str(rel.parent) != "."}
+    cases = _corruptions(data)
+    refused = works = 0
+    for i, (_label, name, blob) in enumerate(cases):
+        target = _fresh(pristine, tmp_path / str(i))
+        _replace_file(target, name, blob)
+        outcome = _outcome(target)
+        refused += outcome == "refused"
+        works += outcome == "works"
+    assert refused + works == len(cases) > 100
+    assert refused >= 0.95 * len(cases), (refused, len(cases))  # one (zeroed vectors) still searches
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                     max_size=3), max_leaves=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(dotted=st.sampled_from(MANIFEST_PATHS), value=json_values)
+def test_fuzzed_manifest_values(pristine, tmp_path_factory, dotted, value):
+    path = _fresh(pristine, tmp_path_factory.mktemp("fuzz"))
+    manifest = json.loads((path / "manifest.json").read_text())
+    _set(manifest, dotted, value)
+    _write_manifest(path, manifest)
+    _outcome(path)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300) | st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+       suffix=st.sampled_from([".txt", ".md", ".jsonl"]))
+def test_fuzzed_corpus_files(tmp_path_factory, data, suffix):
+    folder = tmp_path_factory.mktemp("corpus")
+    path = folder / f"doc{suffix}"
+    path.write_bytes(data)
+    try:
+        docs = load_corpus(path)
+    except InputError as exc:
+        assert "\n" not in str(exc)
+        return
+    for d in docs:
+        d.text.encode("utf-8")  # whatever was accepted can be written to an index
+        assert "\x00" not in d.text
+
+
+@settings(max_examples=80, deadline=None)
+@given(query=st.text(max_size=60), k=st.integers(-2, 50) | st.booleans() | st.floats(),
+       language=st.sampled_from([None, "en", "zh", "other", "fr", ""]),
+       where=st.none() | st.dictionaries(st.sampled_from(["date", "language", "id", "x"]),
+                                         json_values, max_size=2))
+def test_fuzzed_query_inputs(query, k, language, where):
+    index = _fuzz_index()
+    try:
+        hits = index.search(query, k=k, language=language, where=where)
+    except InputError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert len(hits) <= k and all(np.isfinite(h.score) for h in hits)
+
+
+_INDEX: list[Index] = []
+
+
+def _fuzz_index() -> Index:
+    if not _INDEX:
+        from swsearch import Document
+        docs = [Document(id=name.split(".")[0], text=text, date=f"20{10 + i}-0{i + 1}-01")
+                for i, (name, text) in enumerate(TINY_DOCS.items())]
+        _INDEX.append(Index.build(docs, model=HashEmbedder()))
+    return _INDEX[0]
