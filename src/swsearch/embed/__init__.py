@@ -112,7 +112,14 @@ def _get_query_embedder(model: dict) -> Embedder:
     try:
         if not (folder / "swsearch_onnx.json").is_file():
             export_onnx(get_embedder(name))
-        _loaded[key] = OnnxEmbedder(folder)
+        try:
+            _loaded[key] = OnnxEmbedder(folder)
+        except ModelError as exc:  # our own export, damaged (or made before it was checked): export it again
+            logging.getLogger("swsearch").warning("notice: %s; exporting the ONNX query encoder again", exc)
+            import shutil
+            shutil.rmtree(folder, ignore_errors=True)
+            export_onnx(get_embedder(name))
+            _loaded[key] = OnnxEmbedder(folder)
         return _loaded[key]
     except (ModelError, ImportError, OSError, RuntimeError) as exc:
         logging.getLogger("swsearch").warning(

@@ -133,6 +133,34 @@ def file_sha256(path: Path) -> str:
     return digest
 
 
+INTEGRITY = "integrity.json"
+
+
+def write_integrity(folder: Path) -> None:
+    """Record the size and sha256 of every file of a cache folder swsearch made (an ONNX engine or export)."""
+    folder = Path(folder)
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
+             for p in sorted(folder.iterdir()) if p.is_file() and p.name != INTEGRITY}
+    (folder / INTEGRITY).write_text(json.dumps({"files": files}, indent=1))
+
+
+def verify_integrity(folder: Path) -> None:
+    """Check a cache folder against its ``integrity.json``: a missing, resized or changed file is a
+    ``ModelError``. Digests are memoised by (path, size, mtime), so only a file that changed is hashed again
+    (a change that keeps size and modification time, as bit rot may, is not seen: the same trade as make's)."""
+    from ..errors import ModelError
+
+    folder = Path(folder)
+    try:
+        record = json.loads((folder / INTEGRITY).read_text())["files"]
+        for name, want in record.items():
+            path = folder / name
+            if not path.is_file() or path.stat().st_size != want["bytes"] or file_sha256(path) != want["sha256"]:
+                raise ModelError(f"{path} is damaged (its size or sha256 changed)")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{folder} has no readable {INTEGRITY} ({type(exc).__name__})") from None
+
+
 def tree_sha256(root: Path, suffixes: tuple[str, ...] = (".json", ".safetensors", ".bin", ".txt", ".model")) -> str:
     """Fingerprint a model folder: names and digests of its weight, config and tokenizer files."""
     root = Path(root)

