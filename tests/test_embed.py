@@ -70,3 +70,18 @@ def test_the_cli_reports_a_missing_extra_with_exit_2(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert 'pip install "swsearch[sentence-transformers]"' in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_manifest_naming_a_folder_that_is_no_model_hashes_nothing(tmp_path, monkeypatch, home):
+    """An index whose manifest names /usr/share-like folders as its model is refused without reading them."""
+    from swsearch.embed import base, installed_fingerprint
+
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"notes{i}.txt").write_text("private", encoding="utf-8")
+    hashed = []
+    monkeypatch.setattr(base, "file_sha256", lambda p: hashed.append(p) or "0" * 64)
+    assert installed_fingerprint(str(folder)) is None and hashed == []
+    (folder / "config.json").write_text("{}", encoding="utf-8")  # now it looks like a model folder
+    assert installed_fingerprint(str(folder)) is not None and hashed

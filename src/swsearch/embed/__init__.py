@@ -75,6 +75,8 @@ def installed_fingerprint(name: str) -> str | None:
     from .sentence_transformers import resolve_model_path
 
     path = Path(resolve_model_path(name))
+    if path.exists() and not (path.is_dir() and any((path / f).is_file() for f in ("modules.json", "config.json"))):
+        return None  # not a model folder (a manifest may name any path): never hash what is there
     if not path.exists():
         try:
             from huggingface_hub import snapshot_download
