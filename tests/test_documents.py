@@ -69,10 +69,10 @@ def test_nul_bytes_are_dropped_and_lone_surrogates_refused(tmp_path):
     assert load_corpus(tmp_path)[0].text == "Volunteers are insured."
     jsonl = tmp_path / "d.jsonl"
     jsonl.write_text('{"id": "x\\ud800", "text": "fine"}\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"document 'x\\ud800' has a id that is not valid Unicode"):
+    with pytest.raises(InputError, match=r"document 'x\\ud800': its id is not valid Unicode"):
         load_corpus(jsonl)
     jsonl.write_text('{"id": "x", "text": "bad \\udfff here"}\n', encoding="utf-8")
-    with pytest.raises(InputError, match="text that is not valid Unicode"):
+    with pytest.raises(InputError, match="its text is not valid Unicode"):
         load_corpus(jsonl)
 
 
@@ -149,3 +149,10 @@ def test_a_text_in_another_language_is_labelled_other_with_one_warning(caplog):
     other = next(d for d in index.documents.values() if d["id"] != "en")
     assert other["language"] == "other"
     assert [h.doc_id for h in index.search("bénévoles assurés", k=5, language="other")] == [other["id"]]
+
+
+def test_a_file_name_that_is_not_utf8_is_one_line(tmp_path):
+    name = os.fsdecode(b"caf\xe9.txt")  # a Latin-1 file name on a UTF-8 system
+    (tmp_path / name).write_text("Volunteers are insured.", encoding="utf-8")
+    with pytest.raises(InputError, match=r"document 'caf\\udce9': its id is not valid Unicode"):
+        load_corpus(tmp_path)

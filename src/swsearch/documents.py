@@ -309,7 +309,7 @@ def _check_unique(docs: list[Document], where: str) -> None:
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError as exc:
-                raise InputError(f"{where}: document {ascii(d.id)} has a {name} that is not valid Unicode "
+                raise InputError(f"{where}: document {ascii(d.id)}: its {name} is not valid Unicode "
                                  f"(character {exc.start}: {ascii(value[exc.start])}); fix the source") from None
         if d.id in seen:
             raise InputError(f"{where}: document id {d.id!r} appears more than once; ids must be unique")
