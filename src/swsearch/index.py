@@ -425,7 +425,8 @@ class Index:
         vecs = progress.embed(embedder, inputs, batch_size)
         sent_vecs = None
         if sentences:
-            progress.stage(f"embedding {_plural(len(texts), 'sentence')}")
+            if texts:
+                progress.stage(f"embedding {_plural(len(texts), 'sentence')}")
             sent_vecs = _sentence_vectors(vecs, sent_spans, todo, progress.embed(embedder, texts, batch_size))
         t2 = time.perf_counter()
         progress.stage("indexing vectors and words")
