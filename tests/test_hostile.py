@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from swsearch import Index, IndexLoadError, InputError, SwsearchError, load_corpus, store
 
-from .conftest import TINY_DOCS, HashEmbedder
+from .conftest import TINY_DOCS, HashEmbedder, write_tiny_corpus
 
 BAD_VALUES = [None, "x", -1, 1.5, [], {}, True, 10**30, [[[[[]]]]]]
 MANIFEST_PATHS = ["model", "model.dim", "model.name", "model.fingerprint", "model.backend", "chunking",
@@ -31,11 +31,7 @@ MANIFEST_PATHS = ["model", "model.dim", "model.name", "model.fingerprint", "mode
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
-    corpus = folder / "corpus"
-    corpus.mkdir()
-    for name, text in TINY_DOCS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    path = Index.build(corpus, model=HashEmbedder()).save(folder / "ix")
+    path = Index.build(write_tiny_corpus(folder), model=HashEmbedder()).save(folder / "ix")
     return path, {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
 
 
