@@ -107,8 +107,7 @@ def test_engine_is_cached_whole_or_not_at_all(e5, tmp_path, monkeypatch):
     assert np.array_equal(enc.encode("volunteer hours"), again.encode("volunteer hours"))
 
 
-@pytest.mark.parametrize("damage", ["pieces.npy not numpy", "model.onnx truncated", "weights.data emptied",
-                                    "weights.data same size, bytes changed"])
+@pytest.mark.parametrize("damage", ["model.onnx truncated", "weights.data same size, bytes changed"])
 def test_a_damaged_cache_is_rebuilt_with_a_notice(tmp_path, monkeypatch, caplog, damage):
     """The engine's files are checked against their recorded sizes and digests; ours to rebuild, once."""
     monkeypatch.setenv("SWSEARCH_HOME", str(tmp_path))
