@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -q
 
-# the quick benchmark run end to end (~150 s): CI runs it after make test
+# the quick benchmark run end to end (~210 s): CI runs it after make test
 test-benchmarks: $(STAMP)
 	$(BIN)/pytest -q -m benchmark
 

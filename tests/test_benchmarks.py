@@ -1,6 +1,6 @@
 """The benchmark harness in --quick mode, so it never rots (the full run is `make bench`, not CI).
 
-It takes about 150 s, so `make test` leaves it out and `make test-benchmarks` (which CI also runs) runs it."""
+It takes about 210 s, so `make test` leaves it out and `make test-benchmarks` (which CI also runs) runs it."""
 
 import json
 import subprocess
