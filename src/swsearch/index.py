@@ -602,9 +602,9 @@ class Index:
         use_centroids = centroids and bool(self.centroids)
         if mode == "dense":  # straight to FAISS (any index type), centred on the query side when centroids are on
             qvecs = self.embedder.encode_queries(list(queries), batch_size=batch_size)
-            if use_centroids:
-                found = self._dense_centred(queries, qvecs, kk, rows)
+            if use_centroids:  # centred once: FAISS searches with these, and highlights score in their space
                 qvecs = self.centring.centre_queries(qvecs, [detect_language(q) for q in queries])
+                found = self._dense_centred(qvecs, kk, rows)
             else:
                 scores, ids = vectors.search(self.faiss_index, qvecs, kk, rows)
                 found = [self._in_tie_order(sc, ix) for sc, ix in zip(scores, ids)]
@@ -664,8 +664,7 @@ class Index:
         by_key = np.lexsort((self.tie_position[ids], -scores))
         return scores[by_key], ids[by_key]
 
-    def _dense_centred(self, queries: list[str], qvecs: np.ndarray, k: int,
-                       rows: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _dense_centred(self, cq: np.ndarray, k: int, rows: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
         """Language-centred dense search through the FAISS index, never building a centred copy of the vectors.
 
         Centred scores are ``(q.v - q.m_L) / n_v``. A flat index is scored in full in its own memory (exact:
@@ -674,8 +673,7 @@ class Index:
         exactly; a chunk outside the pool scores at most ``(last plain score in the pool - q.m_L) / (smallest
         or largest n_v)``, and the pool grows fourfold until ``k`` candidates beat that bound.
         """
-        c = self.centring
-        cq = c.centre_queries(qvecs, [detect_language(q) for q in queries])
+        c = self.centring  # ``cq``: the queries already centred on their own language's centroid
         norms = self._norms()
         flat = vectors.flat_view(self.faiss_index)
         if flat is not None:  # exact search reads every vector anyway: score them all in FAISS's own memory
@@ -689,11 +687,11 @@ class Index:
                 out.append((scores[top], top))
             return out
         offsets = cq @ c.matrix.T
-        found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in queries]
+        found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in cq]
         for code, (size, low, high, allowed) in enumerate(self._language_pools(rows)):
             if size == 0:
                 continue
-            todo = np.arange(len(queries))
+            todo = np.arange(len(cq))
             pool = min(size, max(2 * k, k + DENSE_POOL_EXTRA))
             while len(todo):
                 raw, ids = vectors.search(self.faiss_index, cq[todo], pool, allowed)
