@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
+from .fusion import centre
+
 _BLOCK = 8_192  # rows per block when computing norms: a few MiB at a time, however many vectors
 
 
@@ -43,8 +45,7 @@ class Centring:
         mean = self.mean()
         per_query = np.stack([self.matrix[self._code[lang]] if lang in self._code else mean
                               for lang in query_languages])
-        out = np.asarray(qvecs, dtype=np.float32) - per_query
-        return out / np.maximum(np.linalg.norm(out, axis=-1, keepdims=True), 1e-12)
+        return centre(qvecs, per_query)
 
     def norms(self, blocks: Iterator[np.ndarray], codes: np.ndarray) -> np.ndarray:
         """``|v - m_L|`` for every vector (given in row blocks), without holding a centred copy of them."""

@@ -120,7 +120,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
                         sentences=not args.no_sentences, show_progress=_progress(args))
     index.save(out)
     t = index.config["timings_s"]
-    print(f"indexed {_count(len(index.documents), 'document')} as {_count(len(index), 'chunk')} with "
+    from .progress import plural
+    print(f"indexed {plural(len(index.documents), 'document')} as {plural(len(index), 'chunk')} with "
           f"{index.config['model']['name']} "
           f"in {time.perf_counter() - _STARTED:.1f} s (embedding {t['embed']:.1f} s) -> {out}")
     if not args.out:
@@ -131,10 +132,6 @@ def _cmd_index(args: argparse.Namespace) -> int:
 def _progress(args: argparse.Namespace) -> bool:
     """A progress line on a terminal, unless --quiet; never in a pipe or a log file."""
     return not args.quiet and sys.stderr.isatty()
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _edit(path: str | None, change, verb: str) -> int:

@@ -19,7 +19,7 @@ from .documents import LANGUAGES, Document, as_documents, detect_language, load_
 from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder, normalize, query_engine
 from .errors import IndexLoadError, IndexWriteError, InputError
 from .fusion import top_k as _top_k
-from .progress import Progress
+from .progress import Progress, plural
 from .split import HEADING_SEP, Chunk, sentence_units, split_text
 
 CONTEXT_MODES = ("none", "title", "heading", "title+heading")
@@ -208,10 +208,6 @@ def _centroids(matrix: np.ndarray, langs: np.ndarray, chunks: Sequence[Chunk]) -
         return {}
     order = _tie_order_of(chunks)
     return fusion.language_centroids(matrix[order], langs[order])
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _warn_other_languages(docs: Sequence[Document]) -> None:
@@ -412,7 +408,7 @@ class Index:
         t0 = time.perf_counter()
         chunking = {"max_tokens": limit, "paragraph_tokens": paragraph_tokens, "context": context, "split": split,
                     "counted_with": "model tokenizer"}
-        progress.stage(f"splitting {_plural(len(docs), 'document')}")
+        progress.stage(f"splitting {plural(len(docs), 'document')}")
         chunks, inputs = _split_documents(docs, embedder, chunking)
         if not chunks:
             raise InputError("the documents hold no text to index")
@@ -421,12 +417,12 @@ class Index:
             sent_spans = np.array(sentence_units(chunks), dtype=np.int64).reshape(-1, 3)
             todo, texts = _sentence_plan(chunks, sent_spans, context == "none")
         t1 = time.perf_counter()
-        progress.stage(f"embedding {_plural(len(inputs), 'chunk')}", add=len(inputs) + len(texts))
+        progress.stage(f"embedding {plural(len(inputs), 'chunk')}", add=len(inputs) + len(texts))
         vecs = progress.embed(embedder, inputs, batch_size)
         sent_vecs = None
         if sentences:
             if texts:
-                progress.stage(f"embedding {_plural(len(texts), 'sentence')}")
+                progress.stage(f"embedding {plural(len(texts), 'sentence')}")
             sent_vecs = _sentence_vectors(vecs, sent_spans, todo, progress.embed(embedder, texts, batch_size))
         t2 = time.perf_counter()
         progress.stage("indexing vectors and words")
@@ -955,16 +951,16 @@ class Index:
             progress = Progress(show_progress, "loading the model")
             try:
                 embedder = self._document_embedder()
-                progress.stage(f"splitting {_plural(len(docs), 'document')}")
+                progress.stage(f"splitting {plural(len(docs), 'document')}")
                 new_chunks, inputs = _split_documents(docs, embedder, self.config["chunking"])
                 if new_chunks and self.sentences is not None:
                     new_spans = np.array(sentence_units(new_chunks), dtype=np.int64).reshape(-1, 3)
                     todo, texts = _sentence_plan(new_chunks, new_spans, self.config["chunking"]["context"] == "none")
                 if new_chunks:
-                    progress.stage(f"embedding {_plural(len(inputs), 'chunk')}", add=len(inputs) + len(texts))
+                    progress.stage(f"embedding {plural(len(inputs), 'chunk')}", add=len(inputs) + len(texts))
                     new_vecs = progress.embed(embedder, inputs, batch_size)
                     if texts:
-                        progress.stage(f"embedding {_plural(len(texts), 'sentence')}")
+                        progress.stage(f"embedding {plural(len(texts), 'sentence')}")
                         sent_embedded = progress.embed(embedder, texts, batch_size)
             except BaseException:
                 progress.discard()

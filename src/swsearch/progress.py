@@ -15,6 +15,11 @@ import numpy as np
 SLICE = 256
 
 
+def plural(n: int, noun: str) -> str:
+    """``1 document``, ``2 documents``: counts in progress labels and the CLI's summaries."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 class Progress:
     """A labelled tqdm line, or nothing when ``enabled`` is false (tqdm is imported only when shown)."""
 
