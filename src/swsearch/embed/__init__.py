@@ -117,6 +117,8 @@ def _get_query_embedder(model: dict) -> Embedder:
         try:
             _loaded[key] = OnnxEmbedder(folder)
         except ModelError as exc:  # our own export, damaged (or made before it was checked): export it again
+            if not (folder / "swsearch_onnx.json").is_file():
+                raise  # not marked as ours: never removed
             logging.getLogger("swsearch").warning("notice: %s; exporting the ONNX query encoder again", exc)
             import shutil
             shutil.rmtree(folder, ignore_errors=True)

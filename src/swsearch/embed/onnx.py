@@ -211,8 +211,12 @@ def export_onnx(st_embedder, *, optimize: bool = True) -> Path:
         shutil.copy(model_dir / "tokenizer.json", tmp / "tokenizer.json")
         (tmp / "swsearch_onnx.json").write_text(json.dumps(meta, indent=1))
         write_integrity(tmp)
-        if target.exists():
-            shutil.rmtree(target)
+        if (target / "swsearch_onnx.json").is_file():  # another process exported meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
+            return target
+        if target.exists():  # exports arrive whole (tmp, then one rename), so this folder is not one of ours
+            raise ModelError(f"{target} exists but is no swsearch ONNX export; move it away to let swsearch "
+                             "export there")
         os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
