@@ -131,9 +131,9 @@ def test_filters_apply_inside_the_faiss_search(bilingual):
 def test_dense_search_never_copies_the_vectors(bilingual, tmp_path):
     loaded = Index.load(bilingual.save(tmp_path / "ix"), model=HashEmbedder())
     _assert_same(loaded.search_batch(QUERIES, 5, mode="dense"), _by_definition(bilingual, QUERIES, 5))
-    assert loaded._matrix is None  # scored in FAISS's own memory; no matrix was reconstructed
+    assert loaded.chunk_vectors._matrix is None  # scored in FAISS's own memory; no matrix was reconstructed
     loaded.search_batch(QUERIES, 5)  # hybrid too reads the flat index in place
-    assert loaded._matrix is None
+    assert loaded.chunk_vectors._matrix is None
 
 
 def test_the_flat_view_shares_faiss_memory_and_is_read_only(bilingual):
@@ -159,12 +159,12 @@ def test_a_flat_view_outlives_its_index_and_its_index_s_growth():
 
     index = Index.build(_corpus(20), model=HashEmbedder(), lexical=False, sentences=False)
     expected = index.faiss_index.reconstruct_n(0, index.faiss_index.ntotal)
-    view = index._vectors()
+    view = index.chunk_vectors.matrix()
     del index
     gc.collect()
     junk = [np.ones((len(expected), 64), np.float32) * i for i in range(20)]  # reuse freed memory if any
     assert np.array_equal(view, expected) and junk
     grown = Index.build(_corpus(20), model=HashEmbedder(), lexical=False, sentences=False)
-    before = grown._vectors()
+    before = grown.chunk_vectors.matrix()
     grown.add([Document(id="zz-new", text="community workers wage training", language="en")])
-    assert np.array_equal(before, expected) and len(grown._vectors()) == len(expected) + 1
+    assert np.array_equal(before, expected) and len(grown.chunk_vectors.matrix()) == len(expected) + 1

@@ -99,7 +99,7 @@ def test_context_modes_change_what_is_embedded_not_the_chunks(tiny_corpus):
         assert seen.endswith("\n" + chunk.text) and seen.startswith(title) and title
         if chunk.heading:
             assert chunk.heading in seen
-    assert not np.allclose(plain._vectors(), ctx._vectors())
+    assert not np.allclose(plain.chunk_vectors.matrix(), ctx.chunk_vectors.matrix())
 
 
 @pytest.mark.parametrize("index_type", ["hnsw", "ivf"])
@@ -176,27 +176,28 @@ def test_a_chunk_scores_by_its_best_sentence(hash_embedder):
             Document(id="short", text="Mediators meet in the hall for working groups.", language="en")]
     index = Index.build(docs, model=hash_embedder, lexical=False)
     q = hash_embedder.encode_queries(["mediators allowance for lost working time"])
-    by_chunk = (q @ index._vectors().T)[0]
-    by_sentence = segment_max(q @ index.sentences.T, index._sentence_starts)[0]
+    by_chunk = (q @ index.chunk_vectors.matrix().T)[0]
+    by_sentence = segment_max(q @ index.sentences.T, index.sentence_vectors.starts)[0]
     assert [index.chunks[int(np.argmax(s))].doc_id for s in (by_chunk, by_sentence)] == ["short", "long"]
 
 
 def test_feedback_moves_the_query_towards_its_best_chunks(tiny_index):
     from swsearch import fusion
+    from swsearch.options import SearchOptions
 
     q = "volunteers hours recorded"
     assert tiny_index.search(q, k=7, feedback=0) == tiny_index.search(q, k=7)
-    base = tiny_index._fused_scores([q], "hybrid", True, True, True, 32, feedback=0)[0][0]
-    fed = tiny_index._fused_scores([q], "hybrid", True, True, True, 32, feedback=2)[0][0]
+    base = tiny_index._fused_scores([q], SearchOptions(feedback=0).resolve("hybrid"), 32)[0][0]
+    fed = tiny_index._fused_scores([q], SearchOptions(feedback=2).resolve("hybrid"), 32)[0][0]
     # by hand: the centred query plus the mean of its 2 best chunks, ranked against chunks and sentences
     per_chunk = np.stack([tiny_index.centroids[lang] for lang in tiny_index.chunk_languages])
-    centred = fusion.centre(tiny_index._vectors(), per_chunk)  # centred copies, as the definition has them
+    centred = fusion.centre(tiny_index.chunk_vectors.matrix(), per_chunk)  # centred copies, as the definition has them
     centred_sentences = fusion.centre(tiny_index.sentences, per_chunk[tiny_index.sentence_spans[:, 0]])
     qc = fusion.centre(tiny_index.embedder.encode_queries([q]), tiny_index.centroids["en"][None, :])[0]
     top = np.argsort(-base, kind="stable")[:2]
     q2 = fusion.centre(qc + centred[top].mean(axis=0), np.zeros_like(qc))
     lists = {"feedback": centred @ q2,
-             "feedback_sentence": fusion.segment_max(centred_sentences @ q2, tiny_index._sentence_starts)}
+             "feedback_sentence": fusion.segment_max(centred_sentences @ q2, tiny_index.sentence_vectors.starts)}
     assert np.allclose(fed - base, fusion.rrf(lists, fusion.FEEDBACK_WEIGHTS), atol=1e-6)
     hits = tiny_index.search(q, k=7, feedback=2)
     assert [h.score for h in hits] == sorted(fed, reverse=True)

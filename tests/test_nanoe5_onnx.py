@@ -59,7 +59,7 @@ def test_dense_rankings_match_the_c_engine(e5, queries):
     top-10 chunk swapped, and only for a near-tie at the cut-off."""
     import swsearch
 
-    vecs = swsearch.default_index()._vectors()
+    vecs = swsearch.default_index().chunk_vectors.matrix()
     fast = vecs @ e5.encode_queries(queries).T
     ref = vecs @ _c_engine(e5, queries).T
     assert np.abs(fast - ref).max() < 0.004

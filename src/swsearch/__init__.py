@@ -18,7 +18,9 @@ from .errors import (  # noqa: E402
     SwsearchError,
 )
 from .index import Hit, Index, default_index  # noqa: E402
+from .options import SearchOptions  # noqa: E402
 from .split import Chunk  # noqa: E402
 
 __all__ = ["Chunk", "Document", "Hit", "Index", "IndexLoadError", "IndexWriteError", "InputError",
-           "MissingExtraError", "ModelError", "SwsearchError", "__version__", "default_index", "load_corpus"]
+           "MissingExtraError", "ModelError", "SearchOptions", "SwsearchError", "__version__", "default_index",
+           "load_corpus"]

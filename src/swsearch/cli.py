@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--until", metavar="DATE", help="only documents dated on or before DATE (YYYY[-MM[-DD]])")
     q.add_argument("--mode", choices=("hybrid", "dense", "lexical"),
                    help="hybrid (default: dense + BM25 with dictionary translation), dense or lexical")
-    q.add_argument("--fusion", choices=("rrf", "convex"), default="rrf",
+    q.add_argument("--fusion", choices=("rrf", "convex"),
                    help="how hybrid search combines its rankings: rrf (ranks, default) or convex (z-scored scores)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -16,15 +16,17 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .options import FUSION_METHODS
+from .signals import default_weights
+
 RRF_K = 60
-#: weights of the rankings fused in hybrid mode, chosen on our own 64 questions, never on the held-out ones
-#: (benchmarks/README.md has the ablation). "sentence" is centred like "dense_centred" when centroids are on.
-HYBRID_WEIGHTS = {"dense": 1.0, "dense_centred": 2.0, "sentence": 3.0, "lexical": 2.0, "lexical_translated": 1.0}
-#: weights of ``search(fusion="convex")``: each ranking's scores z-scored over all chunks, then summed. Chosen on
-#: our own 64 questions by the same grid as the RRF weights, keeping some weight on BM25 so that exact terms and
-#: one-language corpora still count; benchmarks/README.md shows it does not beat RRF on unseen questions.
-CONVEX_WEIGHTS = {"dense": 2.0, "dense_centred": 0.0, "sentence": 3.0, "lexical": 0.5, "lexical_translated": 1.0}
-FUSION_METHODS = ("rrf", "convex")
+#: weights of the rankings fused in hybrid mode (declared with each ranking in ``signals.SIGNALS``, chosen on our
+#: own 64 questions; benchmarks/README.md has the ablation). "sentence" is centred like "dense_centred" when
+#: centroids are on.
+HYBRID_WEIGHTS = default_weights("rrf")
+#: weights of ``search(fusion="convex")``: each ranking's scores z-scored over all chunks, then summed;
+#: benchmarks/README.md shows it does not beat RRF on unseen questions
+CONVEX_WEIGHTS = default_weights("convex")
 #: the extra rankings of pseudo-relevance feedback (``search(feedback=n)``), off by default
 FEEDBACK_WEIGHTS = {"feedback": 1.0, "feedback_sentence": 1.0}
 

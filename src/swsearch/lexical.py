@@ -317,6 +317,25 @@ class LexicalIndex:
             gloss.update(glossary(new_words))
         return LexicalIndex.from_tokens(tokens, gloss, freq, total, k1=r.k1, b=r.b)
 
+    def changed(self, keep: np.ndarray, texts: Sequence[str], order: np.ndarray | None) -> LexicalIndex:
+        """The part interface of ``parts.py``: ``with_rows``, or a full tokenisation when this index was saved
+        before chunk tokens were stored."""
+        if self.tokens is None:
+            raise ValueError("this index stores no chunk tokens; rebuild it with LexicalIndex.build")
+        return self.with_rows(keep, texts, order)
+
+    def __len__(self) -> int:
+        return int(self.retriever.scores["num_docs"])
+
+    def problems(self, n_chunks: int) -> list[str]:
+        """What does not fit ``n_chunks`` chunks."""
+        out = []
+        if len(self) != n_chunks:
+            out.append(f"a BM25 index of {len(self)} chunks for {n_chunks} chunks")
+        if self.tokens is not None and len(self.tokens) != n_chunks:
+            out.append(f"lexical tokens for {len(self.tokens)} chunks, not {n_chunks}")
+        return out
+
     @property
     def segmenter(self) -> ChineseSegmenter:
         if self._segmenter is None:

@@ -1,0 +1,108 @@
+"""The ranking signals hybrid search fuses, declared once: name, default weights, what each needs, how it scores.
+
+Adding a signal is one ``Signal`` in ``SIGNALS`` with its scoring function: ``Index.component_scores``,
+the default weight tables (``fusion.HYBRID_WEIGHTS``, ``fusion.CONVEX_WEIGHTS``) and the check of a
+search's ``weights`` all derive from this list.
+
+A scoring function takes the index and a ``QueryBatch`` and returns one full score array over every chunk
+per query (None for a query it has nothing to say about, such as no translated words).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .index import Index
+
+#: what a signal can need: the chunk vectors, language centroids switched on, sentence vectors switched on, the
+#: lexical index, dictionary translation switched on
+NEEDS = ("vectors", "centroids", "sentences", "lexical", "translation")
+
+
+@dataclass
+class QueryBatch:
+    """What the signals of one search share: the queries, their vectors (plain, and centred on their own
+    language when centroids are on) and their lexical tokens (own words, dictionary translations)."""
+
+    queries: list[str]
+    plain: np.ndarray | None = None
+    centred: np.ndarray | None = None
+    tokens: list[tuple[list[str], list[str]]] | None = None
+
+
+ScoreFn = Callable[["Index", QueryBatch], list[Any]]
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One ranking: its default weight under each fusion, the parts and switches it needs, the search modes it
+    takes part in, whether ``language_pools`` ranks it per language, and its scoring function."""
+
+    name: str
+    rrf_weight: float
+    convex_weight: float
+    needs: tuple[str, ...]
+    score: ScoreFn
+    modes: tuple[str, ...] = ("hybrid",)
+    per_language: bool = False
+    doc: str = ""
+
+
+def _dense(index: Index, batch: QueryBatch) -> list[Any]:
+    return list(index.chunk_vectors.scores(batch.plain))
+
+
+def _dense_centred(index: Index, batch: QueryBatch) -> list[Any]:
+    c = index.centring
+    return list(c.scores(batch.centred, index.chunk_vectors.scores(batch.centred), c.chunk_codes, index.chunk_norms()))
+
+
+def _sentence(index: Index, batch: QueryBatch) -> list[Any]:
+    sv = index.sentence_vectors
+    if batch.centred is not None:  # in the space the query is scored in: centred when centroids are on
+        return list(sv.best_per_chunk(sv.scores(batch.centred, index.centring)))
+    return list(sv.best_per_chunk(sv.scores(batch.plain)))
+
+
+def _lexical(index: Index, batch: QueryBatch) -> list[Any]:
+    return [index.lexical.scores(own + translated) for own, translated in batch.tokens]
+
+
+def _lexical_translated(index: Index, batch: QueryBatch) -> list[Any]:
+    return [index.lexical.scores(translated) if translated else None for _, translated in batch.tokens]
+
+
+#: weights chosen on our own 64 questions, never on the held-out ones (benchmarks/README.md has the ablation);
+#: convex keeps some weight on BM25 so exact terms and one-language corpora still count
+SIGNALS: tuple[Signal, ...] = (
+    Signal("dense", 1.0, 2.0, ("vectors",), _dense, per_language=True,
+           doc="cosine of the query and chunk vectors"),
+    Signal("dense_centred", 2.0, 0.0, ("vectors", "centroids"), _dense_centred, per_language=True,
+           doc="cosine after subtracting each side's language centroid (see centroids.py)"),
+    Signal("sentence", 3.0, 3.0, ("sentences",), _sentence, per_language=True,
+           doc="each chunk's best sentence, centred like dense_centred when centroids are on"),
+    Signal("lexical", 2.0, 0.5, ("lexical",), _lexical, modes=("hybrid", "lexical"),
+           doc="BM25 over the query's words and their dictionary translations"),
+    Signal("lexical_translated", 1.0, 1.0, ("lexical", "translation"), _lexical_translated,
+           doc="BM25 over the translations alone, so the other language's terms count on their own"),
+)
+
+
+def names() -> tuple[str, ...]:
+    """Every signal's name, in declaration order."""
+    return tuple(s.name for s in SIGNALS)
+
+
+def default_weights(method: str) -> dict[str, float]:
+    """The default weight of every signal under fusion ``method`` (``rrf`` or ``convex``)."""
+    return {s.name: (s.convex_weight if method == "convex" else s.rrf_weight) for s in SIGNALS}
+
+
+def active(mode: str, available: set[str]) -> list[Signal]:
+    """The signals a search in ``mode`` computes, given what the index has and the search switched on."""
+    return [s for s in SIGNALS if mode in s.modes and set(s.needs) <= available]
