@@ -97,3 +97,41 @@ def home(tmp_path_factory) -> Path:
 def _isolated_home(monkeypatch, home):
     """Never write to the user's real cache from tests."""
     monkeypatch.setenv("SWSEARCH_HOME", str(home))
+
+
+@pytest.fixture(scope="session")
+def real_hash_index():
+    """The bundled corpus indexed with the hash embedder, built once per session (tests must not change it)."""
+    import swsearch
+
+    return swsearch.Index.build(swsearch.load_corpus(None), model=HashEmbedder())
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A throwaway PostgreSQL 16 + pgvector (the pgserver package), started once for the session and stopped
+    after. Skipped with its reason where it cannot start, except when SWSEARCH_TEST_POSTGRES=required (CI)."""
+    import os
+    import warnings
+
+    required = os.environ.get("SWSEARCH_TEST_POSTGRES") == "required"
+    try:
+        import pgserver
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR is not set
+            server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    except Exception as exc:  # noqa: BLE001 - any reason the server cannot start
+        if required:
+            raise
+        pytest.skip(f"PostgreSQL could not start here ({type(exc).__name__}: {exc}); pip install pgserver")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture()
+def pg_url(pg_server, request) -> str:
+    """A URL of a fresh index name for each test."""
+    import re as _re
+
+    name = _re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:30]
+    return f"{pg_server.get_uri()}&index=t_{name}"

