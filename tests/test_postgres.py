@@ -222,3 +222,13 @@ def test_the_command_line_takes_a_database_url(pg_server, tiny_corpus, tmp_path,
     assert main(["query", "x", "--index", base + "&index=nothing_here"]) == 2
     err = capsys.readouterr().err
     assert "holds no swsearch index" in err and "s3cret" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_framework_retrievers_take_a_database_index(pg_url, tiny_corpus):
+    pytest.importorskip("langchain_core")
+    from swsearch.langchain import SwsearchRetriever
+
+    pg = Index.build(tiny_corpus, model=HashEmbedder(), store=pg_url)
+    docs = SwsearchRetriever(index=pg, k=3).invoke("volunteers hours recorded")
+    assert [d.id for d in docs] == [h.chunk_id for h in pg.search("volunteers hours recorded", k=3)]
+    assert docs[0].metadata["doc_id"] and docs[0].metadata["rank"] == 1

@@ -23,8 +23,11 @@ def hit_metadata(hit: Hit) -> dict[str, Any]:
 
 
 def open_index(index: Index | str | None) -> Index:
-    """An ``Index`` as given, loaded from a path, or the bundled corpus's for ``None``."""
-    if isinstance(index, Index):
+    """An ``Index`` (or a database's ``PgIndex``) as given, loaded from a path or ``postgresql://`` URL, or the
+    bundled corpus's for ``None``."""
+    from .pgstore import PgIndex
+
+    if isinstance(index, (Index, PgIndex)):
         return index
     if index is None:
         from .index import default_index
