@@ -16,8 +16,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .errors import InputError
 from .options import FUSION_METHODS
-from .signals import default_weights
+from .signals import SIGNALS, default_weights
 
 RRF_K = 60
 #: weights of the rankings fused in hybrid mode (declared with each ranking in ``signals.SIGNALS``, chosen on our
@@ -149,3 +150,21 @@ def fuse(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float], me
     if method == "convex":
         return convex(score_lists, weights)
     raise ValueError(f"unknown fusion method {method!r}; use one of {', '.join(FUSION_METHODS)}")
+
+
+def fuse_rankings(lists: Mapping[str, np.ndarray], weights: Mapping[str, float] | None, method: str,
+                  order: np.ndarray, groups: list[np.ndarray] | None = None) -> np.ndarray:
+    """Hybrid search's fusion of its named rankings, for every store: ``weights`` (None: the signals' defaults
+    for ``method``), a one-line InputError when every ranking used has weight 0, and with ``groups`` (two or
+    more, each in tie-break order) the per-language rankings first put on each group's own scale."""
+    if weights is None:
+        weights = default_weights(method)
+    if not any(effective_weights(lists, weights).get(name, 0.0) for name in lists):
+        raise InputError(f"every ranking this search uses has weight 0; give one of {', '.join(lists)} a "
+                         "positive weight")
+    if groups is not None and len(groups) > 1:
+        per_language = {s.name for s in SIGNALS if s.per_language}
+        lists = {name: within_groups(scores, groups, method) if name in per_language else scores
+                 for name, scores in lists.items()}
+    return fuse(lists, weights, method, order)
+

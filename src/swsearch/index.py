@@ -19,7 +19,7 @@ from .documents import LANGUAGES, Document, as_documents, detect_language, load_
 from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder, normalize, query_engine
 from .errors import IndexLoadError, IndexWriteError, InputError
 from .fusion import top_k as _top_k
-from .options import SEARCH_MODES, SearchOptions
+from .options import SEARCH_MODES, SearchOptions, resolve_call
 from .parts import ChunkVectors, SentenceVectors
 from .progress import Progress, plural
 from .split import HEADING_SEP, Chunk, sentence_units, split_text
@@ -163,8 +163,13 @@ def _lexical_text(chunk: Chunk) -> str:
 
 def _tie_key(chunk: Chunk) -> tuple[str, int, str]:
     """Order among equal scores: by document id, then chunk number, whatever order chunks were indexed in."""
-    head, _, n = chunk.id.rpartition("#")
-    return (chunk.doc_id, int(n), head) if n.isdigit() else (chunk.doc_id, -1, chunk.id)
+    return tie_key_of(chunk.id, chunk.doc_id)
+
+
+def tie_key_of(chunk_id: str, doc_id: str) -> tuple[str, int, str]:
+    """``_tie_key`` from a chunk's id and document id alone (what a database row holds)."""
+    head, _, n = chunk_id.rpartition("#")
+    return (doc_id, int(n), head) if n.isdigit() else (doc_id, -1, chunk_id)
 
 
 def _tie_order_of(chunks: Sequence[Chunk]) -> np.ndarray:
@@ -281,6 +286,67 @@ def _consistency_problems(manifest: dict[str, Any], chunks: list[Chunk], chunk_v
     if lexical is not None:
         problems += lexical.problems(len(chunks))
     return problems
+
+
+def embed_new_documents(docs: Sequence[Document], get_embedder: Callable[[], Embedder], config: Mapping[str, Any],
+                        sentences: bool, batch_size: int, show_progress: bool
+                        ) -> tuple[list[Chunk], np.ndarray, SentenceVectors | None]:
+    """Split and embed documents joining an index, as its build did (its chunking, its passage engine), with
+    one progress line: their chunks, chunk vectors and (``sentences``) sentence vectors, chunk rows counted
+    from 0. Every store's ``add`` goes through here."""
+    chunks: list[Chunk] = []
+    vecs = np.zeros((0, config["model"]["dim"]), dtype=np.float32)
+    if not docs:
+        return chunks, vecs, None
+    _warn_other_languages(docs)
+    progress = Progress(show_progress, "loading the model")
+    try:
+        embedder = get_embedder()
+        progress.stage(f"splitting {plural(len(docs), 'document')}")
+        chunks, inputs = _split_documents(docs, embedder, config["chunking"])
+        if not chunks:
+            progress.close()
+            return chunks, vecs, None
+        spans, todo, texts = None, [], []
+        if sentences:
+            spans = np.array(sentence_units(chunks), dtype=np.int64).reshape(-1, 3)
+            todo, texts = _sentence_plan(chunks, spans, config["chunking"]["context"] == "none")
+        progress.stage(f"embedding {plural(len(inputs), 'chunk')}", add=len(inputs) + len(texts))
+        vecs = progress.embed(embedder, inputs, batch_size)
+        embedded = None
+        if texts:
+            progress.stage(f"embedding {plural(len(texts), 'sentence')}")
+            embedded = progress.embed(embedder, texts, batch_size)
+    except BaseException:
+        progress.discard()
+        raise
+    progress.close()
+    sent = SentenceVectors(_sentence_vectors(vecs, spans, todo, embedded), spans, len(chunks)) if sentences else None
+    return chunks, vecs, sent
+
+
+def make_hit(rank: int, score: float, chunk: Chunk, doc: Mapping[str, Any], highlight: tuple[int, int] | None) -> Hit:
+    """A ``Hit`` from a chunk and its document's manifest entry (metadata: date and source, then the rest)."""
+    meta = {k: doc[k] for k in ("date", "source") if doc.get(k) is not None}
+    return Hit(rank=rank, score=float(score), chunk_id=chunk.id, doc_id=chunk.doc_id, title=doc.get("title", ""),
+               language=doc["language"], text=chunk.text, start=chunk.start, end=chunk.end, heading=chunk.heading,
+               highlight=highlight, metadata={**meta, **(doc.get("metadata") or {})})
+
+
+def lexical_highlight(chunk: Chunk, words: set[str], tokenize: Callable[[str], list[str]]) -> tuple[int, int] | None:
+    """The document offsets of the chunk's sentence holding most of ``words`` (the query's tokens and their
+    translations), for an index without sentence vectors or a search without a query vector."""
+    spans = [(a, b) for _, a, b in sentence_units([chunk])]
+    if not spans:
+        return None
+    counts = [len(words & set(tokenize(chunk.text[a - chunk.start:b - chunk.start]))) for a, b in spans]
+    return spans[int(np.argmax(counts))]
+
+
+def _language_groups(languages: np.ndarray, order: np.ndarray) -> list[np.ndarray]:
+    """Rows grouped by chunk language, each group in tie-break ``order`` (for ``language_pools``)."""
+    langs = languages[order]
+    return [order[langs == lang] for lang in np.unique(langs)]
 
 
 class Index:
@@ -595,12 +661,7 @@ class Index:
 
     def _options(self, options: SearchOptions | None, **shorthand: Any) -> SearchOptions:
         """The search's options, every field filled in for its mode, checked against this index."""
-        given = {name: value for name, value in shorthand.items() if value is not None}
-        if options is not None and given:
-            raise InputError(f"give either options= or search keywords ({', '.join(given)}), not both")
-        if options is not None and not isinstance(options, SearchOptions):
-            raise InputError("options must be a swsearch.SearchOptions")
-        opts = (options or SearchOptions(**given)).resolve(self.default_mode)
+        opts = resolve_call(options, self.default_mode, **shorthand)
         if opts.mode != "dense" and self.lexical is None:
             raise InputError(f"this index has no lexical part, so mode {opts.mode!r} is unavailable; use --mode dense "
                              "or rebuild it with lexical indexing on")
@@ -633,10 +694,7 @@ class Index:
             if words is None:
                 mine, translated = self.lexical.query_tokens(query, translate_query=translate)
                 words = set(mine) | set(translated)
-            spans = [(a, b) for _, a, b in sentence_units([chunk])]
-            counts = [len(words & set(self.lexical.tokenize(chunk.text[a - chunk.start:b - chunk.start])))
-                      for a, b in spans]
-            out.append(spans[int(np.argmax(counts))])
+            out.append(lexical_highlight(chunk, words, self.lexical.tokenize))
         return out
 
     def _in_tie_order(self, scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -796,27 +854,16 @@ class Index:
                       batch_size: int) -> tuple[list[np.ndarray], signals.QueryBatch]:
         """Full fused score arrays (one per query) for hybrid and lexical search, and the query batch."""
         per_query, batch = self._component_scores(queries, opts, batch_size)
-        groups = None
         order = self.tie_order
         method = opts.fusion
-        if opts.language_pools:
-            langs = self.chunk_languages[order]
-            groups = [order[langs == lang] for lang in np.unique(langs)]  # each in tie-break order
-        per_language = {s.name for s in signals.SIGNALS if s.per_language}
+        groups = _language_groups(self.chunk_languages, order) if opts.language_pools else None
         qvecs = batch.centred if batch.centred is not None else batch.plain
         out = []
         for i, lists in enumerate(per_query):
             if opts.mode == "lexical":
                 out.append(lists["lexical"].astype(np.float64))
                 continue
-            w = opts.weights if opts.weights is not None else signals.default_weights(method)
-            if not any(fusion.effective_weights(lists, w).get(name, 0.0) for name in lists):
-                raise InputError("every ranking this search uses has weight 0; give one of "
-                                 f"{', '.join(lists)} a positive weight")
-            if groups is not None and len(groups) > 1:
-                lists = {name: fusion.within_groups(scores, groups, method) if name in per_language else scores
-                         for name, scores in lists.items()}
-            fused = fusion.fuse(lists, w, method, order)
+            fused = fusion.fuse_rankings(lists, opts.weights, method, order, groups)
             if opts.feedback and qvecs is not None:  # Rocchio: query + mean of the best chunks, ranked again
                 extra = self._feedback_scores(qvecs[i], fusion.top_k(fused, opts.feedback, order),
                                               batch.centred is not None, "sentence" in lists)
@@ -845,12 +892,7 @@ class Index:
         hits = []
         for score, row in zip(scores, (int(r) for r in ids if r >= 0)):
             c = self.chunks[row]
-            doc = self.documents[c.doc_id]
-            meta = {k: doc[k] for k in ("date", "source") if doc.get(k) is not None}
-            hits.append(Hit(rank=len(hits) + 1, score=float(score), chunk_id=c.id, doc_id=c.doc_id,
-                            title=doc.get("title", ""), language=doc["language"], text=c.text,
-                            start=c.start, end=c.end, heading=c.heading, highlight=highlights[len(hits)],
-                            metadata={**meta, **(doc.get("metadata") or {})}))
+            hits.append(make_hit(len(hits) + 1, score, c, self.documents[c.doc_id], highlights[len(hits)]))
         return hits
 
     # ------------------------------------------------------------------ adding and deleting documents
@@ -892,29 +934,8 @@ class Index:
         """Drop the chunks of documents ``remove``, then append ``docs``: every part follows, exactly as a
         build of the resulting documents would make it."""
         keep = np.array([i for i, c in enumerate(self.chunks) if c.doc_id not in remove], dtype=np.int64)
-        new_chunks: list[Chunk] = []
-        new_vecs = np.zeros((0, self.config["model"]["dim"]), dtype=np.float32)
-        new_spans, todo, texts, sent_embedded = None, [], [], None
-        if docs:
-            _warn_other_languages(docs)
-            progress = Progress(show_progress, "loading the model")
-            try:
-                embedder = self._document_embedder()
-                progress.stage(f"splitting {plural(len(docs), 'document')}")
-                new_chunks, inputs = _split_documents(docs, embedder, self.config["chunking"])
-                if new_chunks and self.sentences is not None:
-                    new_spans = np.array(sentence_units(new_chunks), dtype=np.int64).reshape(-1, 3)
-                    todo, texts = _sentence_plan(new_chunks, new_spans, self.config["chunking"]["context"] == "none")
-                if new_chunks:
-                    progress.stage(f"embedding {plural(len(inputs), 'chunk')}", add=len(inputs) + len(texts))
-                    new_vecs = progress.embed(embedder, inputs, batch_size)
-                    if texts:
-                        progress.stage(f"embedding {plural(len(texts), 'sentence')}")
-                        sent_embedded = progress.embed(embedder, texts, batch_size)
-            except BaseException:
-                progress.discard()
-                raise
-            progress.close()
+        new_chunks, new_vecs, new_sentences = embed_new_documents(
+            docs, self._document_embedder, self.config, self.sentence_vectors is not None, batch_size, show_progress)
         chunks = [self.chunks[i] for i in keep.tolist()] + new_chunks
         if not chunks:
             raise InputError("the change would leave the index without any text; build a new one instead")
@@ -929,10 +950,6 @@ class Index:
             chunks = [chunks[i] for i in order.tolist()]
         sentence_vectors = None
         if self.sentence_vectors is not None:
-            new_sentences = None
-            if new_chunks:
-                new_sentences = SentenceVectors(_sentence_vectors(new_vecs, new_spans, todo, sent_embedded),
-                                                new_spans, len(new_chunks))
             sentence_vectors = self.sentence_vectors.changed(keep, new_sentences, order)
         lexical = None
         if self.lexical is not None:

@@ -326,10 +326,7 @@ class LexicalIndex:
         return LexicalIndex.from_tokens(tokens, gloss, freq, total, k1=r.k1, b=r.b)
 
     def changed(self, keep: np.ndarray, texts: Sequence[str], order: np.ndarray | None) -> LexicalIndex:
-        """The part interface of ``parts.py``: ``with_rows``, or a full tokenisation when this index was saved
-        before chunk tokens were stored."""
-        if self.tokens is None:
-            raise ValueError("this index stores no chunk tokens; rebuild it with LexicalIndex.build")
+        """The part interface of ``parts.py``: ``with_rows`` (which needs the stored chunk tokens)."""
         return self.with_rows(keep, texts, order)
 
     def __len__(self) -> int:

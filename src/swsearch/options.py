@@ -86,6 +86,20 @@ class SearchOptions:
         return replace(self, mode=mode, **filled)
 
 
+def resolve_call(options: SearchOptions | None, default_mode: str, **shorthand: Any) -> SearchOptions:
+    """A search call's options: ``options`` or the keywords given (those not None), not both, resolved for
+    ``default_mode``. What ``Index.search`` and ``PgIndex.search`` both do with their arguments."""
+    given = {name: value for name, value in shorthand.items() if value is not None}
+    unknown = set(given) - {f.name for f in fields(SearchOptions)}
+    if unknown:
+        raise InputError(f"unknown search keyword {sorted(unknown)[0]!r}")
+    if options is not None and given:
+        raise InputError(f"give either options= or search keywords ({', '.join(given)}), not both")
+    if options is not None and not isinstance(options, SearchOptions):
+        raise InputError("options must be a swsearch.SearchOptions")
+    return (options or SearchOptions(**given)).resolve(default_mode)
+
+
 def _checked_weights(weights: Mapping[str, float]) -> dict[str, float]:
     from .signals import names
 

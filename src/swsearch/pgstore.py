@@ -36,7 +36,7 @@ import numpy as np
 from . import filters, fusion, signals
 from .documents import LANGUAGES, Document, as_documents, detect_language
 from .errors import IndexLoadError, IndexWriteError, InputError, MissingExtraError
-from .options import SearchOptions
+from .options import SearchOptions, resolve_call
 from .split import Chunk
 
 SCHEMES = ("postgresql://", "postgres://")
@@ -117,6 +117,13 @@ def _redact(text: str) -> str:
     """No password in a message, whatever the driver put there."""
     return re.sub(r"(password\s*=\s*)\S+|(://[^:/@\s]*:)[^@\s]*@", lambda m: (m.group(1) or m.group(2)) + "***"
                   + ("" if m.group(1) else "@"), text)
+
+
+#: the centred score of rows ``t`` (chunks or sentences) joined to their language's centroid ``m``, for the
+#: centred query ``%(cq)s``: (cq.v - cq.m) / |v - m|, with |v - m|^2 = 1 - 2 v.m + |m|^2 for a unit v
+#: (``<#>`` is pgvector's negative inner product)
+_CENTRED = ("((-(t.embedding <#> %(cq)s)) - (-(m.mean <#> %(cq)s))) / "
+            "sqrt(greatest(1 + 2 * (t.embedding <#> m.mean) + (m.mean <#> m.mean) * -1, 1e-24))")
 
 
 def _array(v: Any) -> np.ndarray:
@@ -372,12 +379,12 @@ class PgIndex:
         version = cur.fetchone()[0]
         if self._snapshot is not None and self._snapshot.version == version:
             return self._snapshot
-        from .index import _tie_key
+        from .index import tie_key_of
         from .lexical import ChineseSegmenter, lexicon_and_tables
 
         cur.execute(f"SELECT pk, id, doc_id, language FROM {s}.chunks")
         rows = cur.fetchall()
-        rows.sort(key=lambda r: _tie_key(Chunk(id=r[1], doc_id=r[2], text="", start=0, end=0)))
+        rows.sort(key=lambda r: tie_key_of(r[1], r[2]))
         cur.execute(f"SELECT id, meta FROM {s}.documents")
         documents = {i: m for i, m in cur.fetchall()}
         cur.execute(f"SELECT token, sum(tf)::bigint FROM {s}.postings GROUP BY token")
@@ -426,14 +433,7 @@ class PgIndex:
         from .index import Index
 
         queries = Index._check_queries(queries)
-        given = {name: value for name, value in shorthand.items() if value is not None}
-        unknown = set(given) - {"mode", "centroids", "translate", "sentences", "feedback", "fusion", "weights",
-                                "language_pools"}
-        if unknown:
-            raise InputError(f"unknown search keyword {sorted(unknown)[0]!r}")
-        if options is not None and given:
-            raise InputError(f"give either options= or search keywords ({', '.join(given)}), not both")
-        opts = (options or SearchOptions(**given)).resolve(self.default_mode)
+        opts = resolve_call(options, self.default_mode, **shorthand)
         if opts.feedback:
             raise InputError("feedback is not available on the PostgreSQL store yet; leave it out")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -493,10 +493,7 @@ class PgIndex:
                 sent[snap.rows_of(got[:, 0].astype(np.int64))] = got[:, 1]
                 out["sentence"] = sent
             return out
-        # centred: (cq.v - cq.m_L) / |v - m_L|, with |v - m_L|^2 = 1 - 2 v.m_L + |m_L|^2 (unit v)
-        centred = ("((-(t.embedding <#> %(cq)s)) - (-(m.mean <#> %(cq)s))) / "
-                   "sqrt(greatest(1 + 2 * (t.embedding <#> m.mean) + (m.mean <#> m.mean) * -1, 1e-24))")
-        cur.execute(f"""SELECT t.pk, -(t.embedding <#> %(q)s), {centred}
+        cur.execute(f"""SELECT t.pk, -(t.embedding <#> %(q)s), {_CENTRED}
                         FROM {s}.chunks t JOIN {s}.centroids m USING (language)""", {"q": qv, "cq": cq})
         got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 3)
         rows = snap.rows_of(got[:, 0].astype(np.int64))
@@ -504,7 +501,7 @@ class PgIndex:
         dense[rows], cen[rows] = got[:, 1], got[:, 2]
         out["dense"], out["dense_centred"] = dense, cen
         if use_sentences:
-            cur.execute(f"""SELECT t.chunk_pk, max({centred}) FROM {s}.sentences t
+            cur.execute(f"""SELECT t.chunk_pk, max({_CENTRED}) FROM {s}.sentences t
                             JOIN {s}.centroids m USING (language) GROUP BY t.chunk_pk""", {"cq": cq})
             got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
             sent = np.full(n, -np.inf)
@@ -538,6 +535,7 @@ class PgIndex:
     def _search_one(self, cur, snap: _Snapshot, query: str, qv: np.ndarray | None, opts: SearchOptions, k: int,
                     rows: np.ndarray | None) -> list:
         from .centroids import Centring
+        from .index import _language_groups
         from .lexical import tokenize, translate
 
         n = len(snap.pks)
@@ -565,17 +563,8 @@ class PgIndex:
             if translated and opts.mode == "hybrid":
                 lists["lexical_translated"] = self._bm25(cur, snap, translated)
         if opts.mode == "hybrid":
-            w = opts.weights if opts.weights is not None else signals.default_weights(opts.fusion)
-            if not any(fusion.effective_weights(lists, w).get(name, 0.0) for name in lists):
-                raise InputError("every ranking this search uses has weight 0; give one of "
-                                 f"{', '.join(lists)} a positive weight")
-            if opts.language_pools:
-                groups = [order[snap.languages == lang] for lang in np.unique(snap.languages)]
-                if len(groups) > 1:
-                    per_language = {s.name for s in signals.SIGNALS if s.per_language}
-                    lists = {name: fusion.within_groups(sc, groups, opts.fusion) if name in per_language else sc
-                             for name, sc in lists.items()}
-            scores = fusion.fuse(lists, w, opts.fusion, order)
+            groups = _language_groups(snap.languages, order) if opts.language_pools else None
+            scores = fusion.fuse_rankings(lists, opts.weights, opts.fusion, order, groups)
         else:
             scores = next(iter(lists.values())).astype(np.float64)
         if rows is not None:
@@ -588,9 +577,8 @@ class PgIndex:
 
     def _hits(self, cur, snap: _Snapshot, top: np.ndarray, scores: np.ndarray, qv: np.ndarray | None,
               centred: bool, words: set[str]) -> list:
-        from .index import Hit
+        from .index import lexical_highlight, make_hit
         from .lexical import tokenize
-        from .split import sentence_units
 
         s = self.location.schema
         pks = [int(snap.pks[r]) for r in top]
@@ -600,41 +588,35 @@ class PgIndex:
         best: dict[int, tuple[int, int]] = {}
         if qv is not None and self.config.get("search", {}).get("sentences"):
             if centred:
-                expr = ("((-(t.embedding <#> %(q)s)) - (-(m.mean <#> %(q)s))) / "
-                        "sqrt(greatest(1 + 2 * (t.embedding <#> m.mean) + (m.mean <#> m.mean) * -1, 1e-24))")
-                join = f"JOIN {s}.centroids m USING (language)"
+                expr, join = _CENTRED, f"JOIN {s}.centroids m USING (language)"
             else:
-                expr, join = "-(t.embedding <#> %(q)s)", ""
+                expr, join = "-(t.embedding <#> %(cq)s)", ""
             cur.execute(f"""SELECT DISTINCT ON (t.chunk_pk) t.chunk_pk, t.start_at, t.end_at
                             FROM {s}.sentences t {join} WHERE t.chunk_pk = ANY(%(pks)s)
-                            ORDER BY t.chunk_pk, {expr} DESC, t.start_at""", {"q": qv, "pks": pks})
+                            ORDER BY t.chunk_pk, {expr} DESC, t.start_at""", {"cq": qv, "pks": pks})
             best = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
         hits = []
         for pk, score in zip(pks, scores):
             _, cid, doc_id, text, start, end, heading = by_pk[pk]
-            doc = snap.documents[doc_id]
+            chunk = Chunk(id=cid, doc_id=doc_id, text=text, start=start, end=end, heading=heading)
             highlight = best.get(pk)
             if highlight is None and qv is None:
-                chunk = Chunk(id=cid, doc_id=doc_id, text=text, start=start, end=end, heading=heading)
-                spans = [(a, b) for _, a, b in sentence_units([chunk])]
-                counts = [len(words & set(tokenize(text[a - start:b - start], snap.segmenter))) for a, b in spans]
-                highlight = spans[int(np.argmax(counts))] if spans else None
-            meta = {key: doc[key] for key in ("date", "source") if doc.get(key) is not None}
-            hits.append(Hit(rank=len(hits) + 1, score=float(score), chunk_id=cid, doc_id=doc_id,
-                            title=doc.get("title", ""), language=doc["language"], text=text, start=start, end=end,
-                            heading=heading, highlight=highlight, metadata={**meta, **(doc.get("metadata") or {})}))
+                highlight = lexical_highlight(chunk, words, lambda t: tokenize(t, snap.segmenter))
+            hits.append(make_hit(len(hits) + 1, score, chunk, snap.documents[doc_id], highlight))
         return hits
 
     # ------------------------------------------------------------------ changing
     def add(self, documents: str | Path | Iterable[Document | str], *, batch_size: int = 32,
             show_progress: bool = False) -> PgIndex:
         """Add documents in one transaction (an id already there is an error; see ``upsert``)."""
-        return self._change(as_documents(documents), replace=False, batch_size=batch_size)
+        return self._change(as_documents(documents), replace=False, batch_size=batch_size,
+                            show_progress=show_progress)
 
     def upsert(self, documents: str | Path | Iterable[Document | str], *, batch_size: int = 32,
                show_progress: bool = False) -> PgIndex:
         """``add``, replacing documents whose ids are already there, in one transaction."""
-        return self._change(as_documents(documents), replace=True, batch_size=batch_size)
+        return self._change(as_documents(documents), replace=True, batch_size=batch_size,
+                            show_progress=show_progress)
 
     def delete(self, doc_ids: Iterable[str] | str) -> PgIndex:
         """Delete documents by id in one transaction: their chunks, sentences and postings go with them."""
@@ -678,30 +660,16 @@ class PgIndex:
 
         return _Txn()
 
-    def _change(self, docs: list[Document], *, replace: bool, batch_size: int) -> PgIndex:
-        from .index import (
-            _document_meta,
-            _lexical_text,
-            _sentence_plan,
-            _sentence_vectors,
-            _split_documents,
-            _warn_other_languages,
-        )
+    def _change(self, docs: list[Document], *, replace: bool, batch_size: int, show_progress: bool) -> PgIndex:
+        from .index import _document_meta, _lexical_text, embed_new_documents
         from .lexical import _CJK_RUN, full_segmenter, glossary, tokenize
-        from .split import sentence_units
 
         if not docs:
             raise InputError("no documents to add")
-        embedder = self._document_embedder()
-        _warn_other_languages(docs)
-        chunks, inputs = _split_documents(docs, embedder, self.config["chunking"])
-        vecs = embedder.encode_documents(inputs, batch_size=batch_size) if inputs else np.zeros((0, 1))
-        spans = sent_vecs = None
-        if self.config.get("search", {}).get("sentences") and chunks:
-            spans = np.array(sentence_units(chunks), dtype=np.int64).reshape(-1, 3)
-            todo, texts = _sentence_plan(chunks, spans, self.config["chunking"]["context"] == "none")
-            embedded = embedder.encode_documents(texts, batch_size=batch_size) if texts else None
-            sent_vecs = _sentence_vectors(vecs, spans, todo, embedded)
+        chunks, vecs, sentences = embed_new_documents(docs, self._document_embedder, self.config,
+                                                      bool(self.config.get("search", {}).get("sentences")),
+                                                      batch_size, show_progress)
+        spans, sent_vecs = (None, None) if sentences is None else (sentences.spans, sentences.matrix)
         seg = full_segmenter()
         tokens = [tokenize(_lexical_text(c), seg) for c in chunks]
         lang = {d.id: d.language for d in docs}
