@@ -140,7 +140,9 @@ def test_the_flat_view_shares_faiss_memory_and_is_read_only(bilingual):
     view = vectors.flat_view(bilingual.faiss_index)
     assert np.array_equal(view, bilingual.faiss_index.reconstruct_n(0, bilingual.faiss_index.ntotal))
     assert not view.flags.owndata and not view.flags.writeable
-    assert vectors.flat_view(vectors.build_index(view[:300].copy(), "hnsw")) is None
+    hnsw = vectors.build_index(view[:300].copy(), "hnsw")
+    assert np.array_equal(vectors.flat_view(hnsw), view[:300])  # HNSW's flat storage, read in place too
+    assert vectors.flat_view(vectors.build_index(view[:300].copy(), "ivf")) is None
 
 
 def test_an_ann_index_serves_centred_dense_search():

@@ -49,6 +49,9 @@ def test_query_with_convex_fusion(built):
     proc = run("query", "petitioners must not make false accusations", "--index", str(out), "--fusion", "convex",
                "--json", check_rc=0)
     assert json.loads(proc.stdout)["results"][0]["doc_id"] == "petition"
+    pooled = run("query", "petitioners must not make false accusations", "--index", str(out), "--candidates", "2",
+                 "--json", check_rc=0)
+    assert json.loads(pooled.stdout)["results"][0]["doc_id"] == "petition"
 
 
 def test_query_human_output_and_filters(built):
@@ -77,6 +80,8 @@ def test_info(built):
     (("query", "x", "--lang", "fr"), "unknown language"),
     (("query", "x", "--doc", "nope"), "unknown document id"),
     (("query", "x", "--fusion", "max"), "invalid choice: 'max'"),
+    (("query", "x", "--candidates", "-5"), "expected 0 or more"),
+    (("query", "x", "--mode", "dense", "--candidates", "5"), "does not apply to dense search"),
 ])
 def test_bad_queries_exit_2_with_one_line(built, args, message):
     _, _, out = built

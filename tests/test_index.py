@@ -187,8 +187,8 @@ def test_feedback_moves_the_query_towards_its_best_chunks(tiny_index):
 
     q = "volunteers hours recorded"
     assert tiny_index.search(q, k=7, feedback=0) == tiny_index.search(q, k=7)
-    base = tiny_index._fused_scores([q], SearchOptions(feedback=0).resolve("hybrid"), 32)[0][0]
-    fed = tiny_index._fused_scores([q], SearchOptions(feedback=2).resolve("hybrid"), 32)[0][0]
+    base = tiny_index._fused_scores([q], SearchOptions(feedback=0).resolve("hybrid"), 32)[0][0][1]
+    fed = tiny_index._fused_scores([q], SearchOptions(feedback=2).resolve("hybrid"), 32)[0][0][1]
     # by hand: the centred query plus the mean of its 2 best chunks, ranked against chunks and sentences
     per_chunk = np.stack([tiny_index.centroids[lang] for lang in tiny_index.chunk_languages])
     centred = fusion.centre(tiny_index.chunk_vectors.matrix(), per_chunk)  # centred copies, as the definition has them

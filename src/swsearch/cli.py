@@ -28,6 +28,16 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
+def _count(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {n}")
+    return n
+
+
 def _positive_int(value: str) -> int:
     try:
         n = int(value)
@@ -73,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hybrid (default: dense + BM25 with dictionary translation), dense or lexical")
     q.add_argument("--fusion", choices=("rrf", "convex"),
                    help="how hybrid search combines its rankings: rrf (ranks, default) or convex (z-scored scores)")
+    q.add_argument("--candidates", type=_count, metavar="C",
+                   help="hybrid: fuse each ranking's top C chunks (0: every chunk; default: every chunk up to "
+                        "20,000, then 500)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
 
     a = sub.add_parser("add", help="add documents to an index: only their chunks are embedded")
@@ -239,7 +252,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
     where = parse_cli_filters(args.where, args.since, args.until) or None  # checked before the index loads
     index = _open_index(args.index, warm_up=True)
     hits = index.search(args.text, k=args.k, doc_ids=args.doc, language=args.lang, where=where, mode=args.mode,
-                        fusion=args.fusion)
+                        fusion=args.fusion, candidates=args.candidates)
     if args.json:
         try:
             payload = json.dumps({"query": args.text, "k": args.k, "results": [h.to_dict() for h in hits]},

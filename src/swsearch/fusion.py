@@ -13,6 +13,7 @@ paragraph's mean-pooled vector, but not in its own.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,6 +52,32 @@ def segment_max(scores: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.maximum.reduceat(scores, starts, axis=-1)
 
 
+@dataclass(frozen=True)
+class Outside:
+    """What a candidate pool leaves out (``pools.py``), for fusing as if every chunk were there: the scores of a
+    random sample of the left-out chunks under each ranking, how many chunks were left out, and the tie-break
+    positions (``Index.tie_position``) of the pool's rows and of the sample's."""
+
+    scores: Mapping[str, np.ndarray]
+    left_out: int
+    pool_positions: np.ndarray
+    sample_positions: np.ndarray
+
+    def above(self, name: str, scores: np.ndarray) -> np.ndarray:
+        """How many left-out chunks are estimated to rank above each of the pool's ``scores`` under ranking
+        ``name``: those of the sample that score higher, or equal and come first in tie-break order, scaled up."""
+        sample = self.scores.get(name)
+        if sample is None or not len(sample) or not self.left_out:
+            return np.zeros(len(scores))
+        values = np.concatenate([np.asarray(scores, dtype=np.float64), np.asarray(sample, dtype=np.float64)])
+        positions = np.concatenate([self.pool_positions, self.sample_positions])
+        best = np.lexsort((positions, -values))  # score, then tie-break order: the order ranks() gives
+        from_sample = np.cumsum(best >= len(scores))  # sample entries at or before each place in that order
+        out = np.empty(len(values))
+        out[best] = from_sample
+        return out[:len(scores)] * (self.left_out / len(sample))
+
+
 def ranks(scores: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
     """1-based rank of every entry, best score first; equal scores are ranked in ``order`` (a permutation of
     the entries; by default their position), so ties do not depend on the order chunks were indexed in."""
@@ -62,6 +89,13 @@ def ranks(scores: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
     out = np.empty(len(scores), dtype=np.float64)
     out[best] = np.arange(1, len(scores) + 1)
     return out
+
+
+def pool_ranks(name: str, scores: np.ndarray, order: np.ndarray | None, outside: Outside | None) -> np.ndarray:
+    """Ranks among every chunk from a pool's scores: the rank inside the pool plus the left-out chunks estimated
+    to score higher (none for a chunk of the ranking's own top C, so those ranks are exact)."""
+    r = ranks(scores, order)
+    return r if outside is None else r + outside.above(name, np.asarray(scores))
 
 
 def top_k(scores: np.ndarray, k: int, order: np.ndarray | None = None) -> np.ndarray:
@@ -88,33 +122,43 @@ def effective_weights(names, weights: Mapping[str, float]) -> dict[str, float]:
 
 
 def rrf(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float], k: int = RRF_K,
-        order: np.ndarray | None = None) -> np.ndarray:
-    """Weighted reciprocal rank fusion: ``sum_w w / (k + rank)`` over the given full score arrays."""
+        order: np.ndarray | None = None, outside: Outside | None = None) -> np.ndarray:
+    """Weighted reciprocal rank fusion: ``sum_w w / (k + rank)`` over the given full score arrays (or a pool's,
+    ranked among every chunk with ``outside``)."""
     total = None
     for name, scores in score_lists.items():
         w = weights.get(name, 0.0)
         if w:
-            part = w / (k + ranks(scores, order))
+            part = w / (k + pool_ranks(name, scores, order, outside))
             total = part if total is None else total + part
     if total is None:
         raise ValueError("no ranking with a positive weight to fuse")
     return total
 
 
-def standardize(scores: np.ndarray) -> np.ndarray:
-    """z-scores over all entries (zeros when every score is the same), so rankings on different scales add up."""
+def standardize(scores: np.ndarray, left_out: np.ndarray | None = None, n_left_out: int = 0) -> np.ndarray:
+    """z-scores over all entries (zeros when every score is the same), so rankings on different scales add up;
+    with a sample ``left_out`` of ``n_left_out`` more entries, the mean and spread count those too."""
     x = np.asarray(scores, dtype=np.float64)
-    sd = x.std()
-    return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
+    mean, var = x.mean() if len(x) else 0.0, x.var() if len(x) else 0.0
+    if left_out is not None and len(left_out) and n_left_out:
+        o = np.asarray(left_out, dtype=np.float64)
+        n = len(x) + n_left_out
+        mean = (x.sum() + n_left_out * o.mean()) / n
+        var = (((x - mean) ** 2).sum() + n_left_out * (o.var() + (o.mean() - mean) ** 2)) / n
+    sd = np.sqrt(var)
+    return (x - mean) / sd if sd > 0 else np.zeros_like(x)
 
 
-def convex(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
+def convex(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float],
+           outside: Outside | None = None) -> np.ndarray:
     """Weighted sum of standardised scores: a convex combination once the weights are normalised."""
     total = None
     for name, scores in score_lists.items():
         w = weights.get(name, 0.0)
         if w:
-            part = w * standardize(scores)
+            sample = None if outside is None else outside.scores.get(name)
+            part = w * standardize(scores, sample, 0 if outside is None else outside.left_out)
             total = part if total is None else total + part
     if total is None:
         raise ValueError("no ranking with a positive weight to fuse")
@@ -137,26 +181,29 @@ def within_groups(scores: np.ndarray, groups: list[np.ndarray], method: str = "r
 
 
 def fuse(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float], method: str = "rrf",
-         order: np.ndarray | None = None) -> np.ndarray:
+         order: np.ndarray | None = None, outside: Outside | None = None) -> np.ndarray:
     """Fuse full score arrays by ``rrf`` (ranks) or ``convex`` (standardised scores).
 
     ``weights`` as ``search`` takes them (``effective_weights`` is applied here, so fusing
     ``Index.component_scores(q, centroids=False)`` gives what ``search(q, centroids=False)`` ranks by);
-    ``order``: the tie-break order of the entries (``Index.tie_order``) for ``rrf``.
+    ``order``: the tie-break order of the entries (``Index.tie_order``) for ``rrf``; ``outside``: what a
+    candidate pool left out, so a pool's ranks and z-scores estimate those among every chunk.
     """
     weights = effective_weights(score_lists, weights)
     if method == "rrf":
-        return rrf(score_lists, weights, order=order)
+        return rrf(score_lists, weights, order=order, outside=outside)
     if method == "convex":
-        return convex(score_lists, weights)
+        return convex(score_lists, weights, outside)
     raise ValueError(f"unknown fusion method {method!r}; use one of {', '.join(FUSION_METHODS)}")
 
 
 def fuse_rankings(lists: Mapping[str, np.ndarray], weights: Mapping[str, float] | None, method: str,
-                  order: np.ndarray, groups: list[np.ndarray] | None = None) -> np.ndarray:
+                  order: np.ndarray, groups: list[np.ndarray] | None = None,
+                  outside: Outside | None = None) -> np.ndarray:
     """Hybrid search's fusion of its named rankings, for every store: ``weights`` (None: the signals' defaults
     for ``method``), a one-line InputError when every ranking used has weight 0, and with ``groups`` (two or
-    more, each in tie-break order) the per-language rankings first put on each group's own scale."""
+    more, each in tie-break order) the per-language rankings first put on each group's own scale (ranked
+    inside the pool only: ``outside`` then applies to the other rankings)."""
     if weights is None:
         weights = default_weights(method)
     if not any(effective_weights(lists, weights).get(name, 0.0) for name in lists):
@@ -166,5 +213,7 @@ def fuse_rankings(lists: Mapping[str, np.ndarray], weights: Mapping[str, float] 
         per_language = {s.name for s in SIGNALS if s.per_language}
         lists = {name: within_groups(scores, groups, method) if name in per_language else scores
                  for name, scores in lists.items()}
-    return fuse(lists, weights, method, order)
+        if outside is not None:
+            outside = replace(outside, scores={n: s for n, s in outside.scores.items() if n not in per_language})
+    return fuse(lists, weights, method, order, outside)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, filters, fusion, schema, signals, store, vectors
+from . import __version__, filters, fusion, pools, schema, signals, store, vectors
 from .centroids import Centring
 from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
 from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder, normalize, query_engine
@@ -372,6 +372,7 @@ class Index:
         self._centring: Centring | None = None
         self._chunk_norms: np.ndarray | None = None
         self._pools: list[tuple[int, float, float, Any]] | None = None
+        self._pool_sample: np.ndarray | None = None
         self._langs: np.ndarray | None = None
         self._tie_order: np.ndarray | None = None
         self._tie_position: np.ndarray | None = None
@@ -584,7 +585,7 @@ class Index:
                options: SearchOptions | None = None, mode: str | None = None, centroids: bool | None = None,
                translate: bool | None = None, sentences: bool | None = None, feedback: int | None = None,
                fusion: str | None = None, weights: Mapping[str, float] | None = None,
-               language_pools: bool | None = None) -> list[Hit]:
+               language_pools: bool | None = None, candidates: int | None = None) -> list[Hit]:
         """The ``k`` best chunks for ``query``; ``doc_ids`` / ``language`` / ``where`` restrict the search exactly.
 
         ``where`` filters on document fields and metadata (see ``filters.py``): ``{"kind": "official
@@ -601,22 +602,27 @@ class Index:
         (names of ``signals.SIGNALS``, a ranking left out gets 0; see ``component_scores``).
         ``language_pools`` ranks (rrf) or standardises (convex) the dense rankings within each chunk
         language before fusing (off: it trades same-language for cross-language questions and lost on
-        unseen ones). An option given for a mode it does not apply to is an error.
+        unseen ones). ``candidates=C`` fuses each ranking's top C chunks instead of every chunk (see
+        ``pools.py``; None: exact up to ``pools.POOLS_ABOVE`` chunks, pools above; 0: always exact). An option
+        given for a mode it does not apply to is an error.
         """
         return self.search_batch([query], k, doc_ids=doc_ids, language=language, where=where, options=options,
                                  mode=mode, centroids=centroids, translate=translate, sentences=sentences,
-                                 feedback=feedback, fusion=fusion, weights=weights, language_pools=language_pools)[0]
+                                 feedback=feedback, fusion=fusion, weights=weights, language_pools=language_pools,
+                                 candidates=candidates)[0]
 
     def search_batch(self, queries: Sequence[str], k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
                      language: str | None = None, where: Mapping[str, Any] | None = None,
                      options: SearchOptions | None = None, mode: str | None = None, centroids: bool | None = None,
                      translate: bool | None = None, sentences: bool | None = None, feedback: int | None = None,
                      fusion: str | None = None, weights: Mapping[str, float] | None = None,
-                     language_pools: bool | None = None, batch_size: int = 32) -> list[list[Hit]]:
+                     language_pools: bool | None = None, candidates: int | None = None,
+                     batch_size: int = 32) -> list[list[Hit]]:
         """``search`` for many queries at once (embedded in batches on every core)."""
         queries = self._check_queries(queries)
         opts = self._options(options, mode=mode, centroids=centroids, translate=translate, sentences=sentences,
-                             feedback=feedback, fusion=fusion, weights=weights, language_pools=language_pools)
+                             feedback=feedback, fusion=fusion, weights=weights, language_pools=language_pools,
+                             candidates=candidates)
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InputError(f"k must be a whole number of at least 1 (got {k!r})")
         if language is not None and language not in LANGUAGES:
@@ -646,17 +652,22 @@ class Index:
             return [self._hits(sc, ix, self._highlights(q, ix, qv, use_centroids, True))
                     for q, qv, (sc, ix) in zip(queries, qvecs, found)]
         results = []
-        fused, batch = self._fused_scores(queries, opts, batch_size)
+        fused, batch = self._fused_scores(queries, opts, batch_size, rows, kk)
         qvecs = batch.centred if batch.centred is not None else batch.plain
-        for i, (query, scores) in enumerate(zip(queries, fused)):
-            if rows is not None:
-                masked = np.full(len(scores), -np.inf)
-                masked[rows] = scores[rows]
-                scores = masked
-            top = _top_k(scores, kk, self.tie_order)
+        for i, (query, (pool, scores)) in enumerate(zip(queries, fused)):
+            if pool is not None:  # fused over a candidate pool (already inside ``rows``)
+                best = _top_k(scores, kk, self._in_tie_order_local(pool))
+                scores, top = scores[best], pool[best]
+            else:
+                if rows is not None:
+                    masked = np.full(len(scores), -np.inf)
+                    masked[rows] = scores[rows]
+                    scores = masked
+                top = _top_k(scores, kk, self.tie_order)
+                scores = scores[top]
             qv = None if qvecs is None else qvecs[i]
-            results.append(self._hits(scores[top], top, self._highlights(query, top, qv, use_centroids,
-                                                                         bool(opts.translate))))
+            results.append(self._hits(scores, top, self._highlights(query, top, qv, use_centroids,
+                                                                    bool(opts.translate))))
         return results
 
     def _options(self, options: SearchOptions | None, **shorthand: Any) -> SearchOptions:
@@ -820,11 +831,15 @@ class Index:
         """
         queries = self._check_queries(queries)
         opts = SearchOptions(mode="hybrid", centroids=centroids, translate=translate, sentences=sentences)
-        return self._component_scores(queries, opts.resolve("hybrid"), batch_size)[0]
+        return [lists for _, lists, _ in self._component_scores(queries, opts.resolve("hybrid"), batch_size)[0]]
 
-    def _component_scores(self, queries: list[str], opts: SearchOptions,
-                          batch_size: int) -> tuple[list[dict[str, np.ndarray]], signals.QueryBatch]:
-        """The score arrays of every signal ``opts`` switches on, per query, and the query batch they shared."""
+    def _component_scores(self, queries: list[str], opts: SearchOptions, batch_size: int, *, pool: int = 0,
+                          allowed: np.ndarray | None = None
+                          ) -> tuple[list[tuple[np.ndarray | None, dict[str, np.ndarray], fusion.Outside | None]],
+                                     signals.QueryBatch]:
+        """The scores of every signal ``opts`` switches on, per query, and the query batch they shared: full
+        arrays (rows None, outside None), or with ``pool`` > 0 over the union of each signal's top ``pool``
+        rows inside ``allowed`` with what the union left out (``pools.py``)."""
         available = {"vectors"}
         use_centroids = bool(opts.centroids) and bool(self.centroids)
         if use_centroids:
@@ -843,49 +858,71 @@ class Index:
                 batch.centred = self.centring.centre_queries(batch.plain, [detect_language(q) for q in queries])
         if "lexical" in available and any("lexical" in s.needs for s in active):
             batch.tokens = [self.lexical.query_tokens(q, translate_query=bool(opts.translate)) for q in queries]
+        if pool:
+            if self._pool_sample is None:
+                self._pool_sample = pools.sample_rows(len(self.chunks))
+            found = pools.pooled_lists(self, batch, active, pool, allowed, self._pool_sample)
+            return [(p.rows, p.lists, p.outside) for p in found], batch
         out: list[dict[str, np.ndarray]] = [{} for _ in queries]
         for signal in active:
             for lists, scores in zip(out, signal.score(self, batch)):
                 if scores is not None:
                     lists[signal.name] = scores
-        return out, batch
+        return [(None, lists, None) for lists in out], batch
 
-    def _fused_scores(self, queries: list[str], opts: SearchOptions,
-                      batch_size: int) -> tuple[list[np.ndarray], signals.QueryBatch]:
-        """Full fused score arrays (one per query) for hybrid and lexical search, and the query batch."""
-        per_query, batch = self._component_scores(queries, opts, batch_size)
-        order = self.tie_order
+    def _in_tie_order_local(self, pool: np.ndarray) -> np.ndarray:
+        """Positions into ``pool`` (sorted rows) in tie-break order: the ``order`` fusion takes over a pool."""
+        return np.argsort(self.tie_position[pool], kind="stable")
+
+    def _fused_scores(self, queries: list[str], opts: SearchOptions, batch_size: int,
+                      rows: np.ndarray | None = None, k: int = 1) -> tuple[list[tuple[np.ndarray | None, np.ndarray]],
+                                                                          signals.QueryBatch]:
+        """Fused scores for hybrid and lexical search, one (pool, scores) per query: pool None for a full array
+        over every chunk (exact search), else the candidate rows (inside ``rows``, at least ``k`` per ranking)
+        the scores are for."""
+        c = pools.pool_size(opts.candidates, len(self.chunks)) if opts.mode == "hybrid" else 0
+        c = max(c, k) if c else 0
+        per_query, batch = self._component_scores(queries, opts, batch_size, pool=c, allowed=rows)
         method = opts.fusion
-        groups = _language_groups(self.chunk_languages, order) if opts.language_pools else None
         qvecs = batch.centred if batch.centred is not None else batch.plain
-        out = []
-        for i, lists in enumerate(per_query):
+        out: list[tuple[np.ndarray | None, np.ndarray]] = []
+        for i, (pool, lists, outside) in enumerate(per_query):
             if opts.mode == "lexical":
-                out.append(lists["lexical"].astype(np.float64))
+                out.append((None, lists["lexical"].astype(np.float64)))
                 continue
-            fused = fusion.fuse_rankings(lists, opts.weights, method, order, groups)
+            order = self.tie_order if pool is None else self._in_tie_order_local(pool)
+            langs = self.chunk_languages if pool is None else self.chunk_languages[pool]
+            groups = _language_groups(langs, order) if opts.language_pools else None
+            fused = fusion.fuse_rankings(lists, opts.weights, method, order, groups, outside)
             if opts.feedback and qvecs is not None:  # Rocchio: query + mean of the best chunks, ranked again
-                extra = self._feedback_scores(qvecs[i], fusion.top_k(fused, opts.feedback, order),
-                                              batch.centred is not None, "sentence" in lists)
+                top = fusion.top_k(fused, opts.feedback, order)
+                extra = self._feedback_scores(qvecs[i], top if pool is None else pool[top],
+                                              batch.centred is not None, "sentence" in lists, pool)
                 fused = fused + fusion.fuse(extra, fusion.FEEDBACK_WEIGHTS, method, order)  # fuse only the new
-            out.append(fused)
+            out.append((pool, fused))
         return out, batch
 
-    def _feedback_scores(self, qvec: np.ndarray, top: np.ndarray, use_centroids: bool,
-                         use_sentences: bool) -> dict[str, np.ndarray]:
-        """Rankings for the query moved towards the mean of its ``top`` chunks, in the space it was scored in."""
+    def _feedback_scores(self, qvec: np.ndarray, top: np.ndarray, use_centroids: bool, use_sentences: bool,
+                         pool: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Rankings for the query moved towards the mean of its ``top`` chunks, in the space it was scored in
+        (over every chunk, or over the rows of ``pool``)."""
         matrix = self.chunk_vectors.matrix()
+        scored = matrix if pool is None else matrix[pool]
         if use_centroids:
             c = self.centring
             codes, norms = c.chunk_codes, self.chunk_norms()
             q2 = normalize(qvec + c.rows(matrix[top], codes[top], norms[top]).mean(axis=0))
-            extra = {"feedback": c.scores(q2, q2 @ matrix.T, codes, norms)[0]}
+            if pool is not None:
+                codes, norms = codes[pool], norms[pool]
+            extra = {"feedback": c.scores(q2, q2 @ scored.T, codes, norms)[0]}
         else:
             q2 = normalize(qvec + matrix[top].mean(axis=0))
-            extra = {"feedback": (q2 @ matrix.T)[0]}
+            extra = {"feedback": (q2 @ scored.T)[0]}
         if use_sentences:
             sv = self.sentence_vectors
-            extra["feedback_sentence"] = sv.best_per_chunk(sv.scores(q2, self.centring if use_centroids else None))[0]
+            centring = self.centring if use_centroids else None
+            extra["feedback_sentence"] = (sv.best_per_chunk(sv.scores(q2, centring))[0] if pool is None
+                                          else sv.best_of_chunks(q2[0], pool, centring))
         return extra
 
     def _hits(self, scores: np.ndarray, ids: np.ndarray, highlights: list[tuple[int, int] | None]) -> list[Hit]:

@@ -27,11 +27,13 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
     "fusion": ("hybrid",),
     "weights": ("hybrid",),
     "language_pools": ("hybrid",),
+    "candidates": ("hybrid",),
 }
 
 #: what a field left at None means
 DEFAULTS: dict[str, Any] = {"centroids": True, "translate": True, "sentences": True, "feedback": 0,
-                            "fusion": "rrf", "weights": None, "language_pools": False}
+                            "fusion": "rrf", "weights": None, "language_pools": False,
+                            "candidates": None}
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,8 @@ class SearchOptions:
     query, each chunk's best sentence (on by default; off for ablations). ``feedback=n``: pseudo-relevance
     feedback from the n best chunks. ``fusion``: ``rrf`` or ``convex``; ``weights``: per ranking (see
     ``signals.SIGNALS``; a ranking left out gets 0). ``language_pools``: rank the dense rankings within each
-    chunk language before fusing.
+    chunk language before fusing. ``candidates=C``: each ranking offers its top C chunks and fusion runs over
+    their union (``pools.py``); 0 scores every chunk; None (default): exact up to ``pools.POOLS_ABOVE`` chunks.
     """
 
     mode: str | None = None
@@ -53,6 +56,7 @@ class SearchOptions:
     fusion: str | None = None
     weights: Mapping[str, float] | None = None
     language_pools: bool | None = None
+    candidates: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode is not None and self.mode not in SEARCH_MODES:
@@ -64,6 +68,10 @@ class SearchOptions:
         f = self.feedback
         if f is not None and (not isinstance(f, int) or isinstance(f, bool) or f < 0):
             raise InputError(f"feedback must be a whole number of chunks, 0 for none (got {f!r})")
+        c = self.candidates
+        if c is not None and (not isinstance(c, (int, np.integer)) or isinstance(c, bool) or c < 0):
+            raise InputError(f"candidates must be a whole number of chunks per ranking, 0 for exact search "
+                             f"(got {c!r})")
         if self.fusion is not None and self.fusion not in FUSION_METHODS:
             raise InputError(f"unknown fusion {self.fusion!r}; use one of {', '.join(FUSION_METHODS)}")
         if self.weights is not None:

@@ -31,13 +31,13 @@ class Part(Protocol):
 class ChunkVectors:
     """One vector per chunk in a FAISS index (flat, HNSW, IVF, IVF-PQ), ids = chunk rows.
 
-    A flat index is read in FAISS's own memory (zero-copy); an approximate one keeps its vectors once, as
-    saved or reconstructed, for the rankings that score every chunk.
+    A flat or HNSW index is read in FAISS's own memory (zero-copy: HNSW stores the exact vectors); an IVF one
+    keeps its vectors once, as saved or reconstructed, for the rankings that score chunks exactly.
     """
 
     def __init__(self, faiss_index, matrix: np.ndarray | None = None):
         self.faiss_index = faiss_index
-        self._matrix = matrix if vectors.index_type_of(faiss_index) != "flat" else None
+        self._matrix = matrix if vectors.index_type_of(faiss_index) not in ("flat", "hnsw") else None
 
     @classmethod
     def build(cls, matrix: np.ndarray, index_type: str) -> ChunkVectors:
@@ -86,9 +86,9 @@ class ChunkVectors:
         (a rebuild would cost minutes); any other change builds a new index, so views of this one stay valid."""
         new = np.ascontiguousarray(new, dtype=np.float32)
         if order is None and len(keep) == len(self) and self.index_type == "hnsw":
-            matrix = np.concatenate([self.matrix(), new])
-            self.faiss_index.add(new)
-            return ChunkVectors(self.faiss_index, matrix)
+            grown = vectors.clone(self.faiss_index)  # this one's views stay valid
+            grown.add(new)
+            return ChunkVectors(grown)
         matrix = np.concatenate([self.matrix()[keep], new])
         if order is not None:
             matrix = matrix[order]
@@ -149,6 +149,28 @@ class SentenceVectors:
         ``queries`` are centred queries)."""
         raw = queries @ self.matrix.T
         return raw if centring is None else centring.scores(queries, raw, *self.centring(centring))
+
+    def rows_of_chunks(self, chunk_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sentence rows of ``chunk_rows`` (each chunk's in turn) and where each chunk's segment starts."""
+        ends = np.append(self.starts[1:], len(self.spans))
+        first, counts = self.starts[chunk_rows], ends[chunk_rows] - self.starts[chunk_rows]
+        segments = np.cumsum(counts) - counts
+        return first.repeat(counts) + (np.arange(counts.sum()) - segments.repeat(counts)), segments
+
+    def best_of_chunks(self, query: np.ndarray, chunk_rows: np.ndarray, centring: Centring | None = None) -> np.ndarray:
+        """The best sentence score of each of ``chunk_rows`` for one query (centred like ``scores``): the
+        sentence ranking of a candidate pool, reading only those chunks' sentences."""
+        if len(chunk_rows) == 0:
+            return np.zeros(0, dtype=np.float32)
+        rows, segments = self.rows_of_chunks(chunk_rows)
+        m = np.asarray(self.matrix[rows], dtype=np.float32)
+        raw = m @ query
+        if centring is not None:
+            codes = centring.chunk_codes[self.spans[rows, 0]]
+            diff = m - centring.matrix[codes]
+            norms = np.maximum(np.sqrt(np.einsum("ij,ij->i", diff, diff)), 1e-12)
+            raw = (raw - (centring.matrix @ query)[codes]) / norms
+        return np.maximum.reduceat(raw, segments)
 
     def best_per_chunk(self, scores: np.ndarray) -> np.ndarray:
         """Each chunk's best sentence score, from every sentence's score (last axis)."""

@@ -5,7 +5,11 @@ the default weight tables (``fusion.HYBRID_WEIGHTS``, ``fusion.CONVEX_WEIGHTS``)
 search's ``weights`` all derive from this list.
 
 A scoring function takes the index and a ``QueryBatch`` and returns one full score array over every chunk
-per query (None for a query it has nothing to say about, such as no translated words).
+per query (None for a query it has nothing to say about, such as no translated words). Two optional functions
+serve search with candidate pools (``pools.py``): ``score_rows`` scores only some rows (per query), where that
+is cheaper than every chunk; ``candidates`` gives a query's top-C rows from the signal's own index (FAISS). A
+signal with neither offers the top-C of its full scores (BM25: sparse, so cheap); one with ``score_rows`` alone
+offers no candidates and is scored on the others' (the best sentence of each candidate chunk).
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ class QueryBatch:
 
 
 ScoreFn = Callable[["Index", QueryBatch], list[Any]]
+#: (index, batch, rows per query) -> the scores of those rows, per query
+RowsFn = Callable[["Index", QueryBatch, list[np.ndarray]], list[Any]]
+#: (index, batch, C, allowed rows or None) -> each query's top-C rows by this signal, from its own index
+CandidatesFn = Callable[["Index", QueryBatch, int, "np.ndarray | None"], list[np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class Signal:
     modes: tuple[str, ...] = ("hybrid",)
     per_language: bool = False
     doc: str = ""
+    score_rows: RowsFn | None = None
+    candidates: CandidatesFn | None = None
 
 
 def _dense(index: Index, batch: QueryBatch) -> list[Any]:
@@ -69,6 +79,42 @@ def _sentence(index: Index, batch: QueryBatch) -> list[Any]:
     return list(sv.best_per_chunk(sv.scores(batch.plain)))
 
 
+def _dense_rows(index: Index, batch: QueryBatch, rows: list[np.ndarray]) -> list[Any]:
+    m = index.chunk_vectors.matrix()
+    return [m[r] @ q for q, r in zip(batch.plain, rows)]
+
+
+def _dense_candidates(index: Index, batch: QueryBatch, c: int, allowed: np.ndarray | None) -> list[np.ndarray]:
+    _, ids = index.chunk_vectors.search(batch.plain, c, allowed)
+    return [ix[ix >= 0] for ix in ids]
+
+
+def _dense_centred_rows(index: Index, batch: QueryBatch, rows: list[np.ndarray]) -> list[Any]:
+    c, m, norms = index.centring, index.chunk_vectors.matrix(), index.chunk_norms()
+    offsets = batch.centred @ c.matrix.T
+    return [(m[r] @ q - offsets[i, c.chunk_codes[r]]) / norms[r] for i, (q, r) in enumerate(zip(batch.centred, rows))]
+
+
+def _dense_centred_candidates(index: Index, batch: QueryBatch, c: int, allowed: np.ndarray | None) -> list[np.ndarray]:
+    """Each language's top ``c`` by the centred query's inner product, one FAISS search per language: within a
+    language that is the centred order up to each chunk's centred norm, close enough for a candidate pool
+    (the union is then scored exactly), and one round instead of exact search's widening ones."""
+    found: list[list[np.ndarray]] = [[] for _ in batch.queries]
+    for size, _, _, selector in index._language_pools(allowed):
+        if size:
+            _, ids = index.chunk_vectors.search(batch.centred, min(c, size), selector)
+            for mine, ix in zip(found, ids):
+                mine.append(ix[ix >= 0])
+    return [np.concatenate(f) if f else np.zeros(0, np.int64) for f in found]
+
+
+def _sentence_rows(index: Index, batch: QueryBatch, rows: list[np.ndarray]) -> list[Any]:
+    sv = index.sentence_vectors
+    centring = index.centring if batch.centred is not None else None
+    qs = batch.centred if batch.centred is not None else batch.plain
+    return [sv.best_of_chunks(q, r, centring) for q, r in zip(qs, rows)]
+
+
 def _lexical(index: Index, batch: QueryBatch) -> list[Any]:
     return [index.lexical.scores(own + translated) for own, translated in batch.tokens]
 
@@ -81,11 +127,13 @@ def _lexical_translated(index: Index, batch: QueryBatch) -> list[Any]:
 #: convex keeps some weight on BM25 so exact terms and one-language corpora still count
 SIGNALS: tuple[Signal, ...] = (
     Signal("dense", 1.0, 2.0, ("vectors",), _dense, per_language=True,
-           doc="cosine of the query and chunk vectors"),
+           doc="cosine of the query and chunk vectors", score_rows=_dense_rows, candidates=_dense_candidates),
     Signal("dense_centred", 2.0, 0.0, ("vectors", "centroids"), _dense_centred, per_language=True,
-           doc="cosine after subtracting each side's language centroid (see centroids.py)"),
+           doc="cosine after subtracting each side's language centroid (see centroids.py)",
+           score_rows=_dense_centred_rows, candidates=_dense_centred_candidates),
     Signal("sentence", 3.0, 3.0, ("sentences",), _sentence, per_language=True,
-           doc="each chunk's best sentence, centred like dense_centred when centroids are on"),
+           doc="each chunk's best sentence, centred like dense_centred when centroids are on",
+           score_rows=_sentence_rows),
     Signal("lexical", 2.0, 0.5, ("lexical",), _lexical, modes=("hybrid", "lexical"),
            doc="BM25 over the query's words and their dictionary translations"),
     Signal("lexical_translated", 1.0, 1.0, ("lexical", "translation"), _lexical_translated,

@@ -105,19 +105,27 @@ class _Owner:
 
 
 def flat_view(index) -> np.ndarray | None:
-    """A flat index's stored vectors as a read-only array that shares FAISS's memory (no copy), else None.
+    """The stored vectors of a flat index, or of an HNSW index's flat storage, as a read-only array that shares
+    FAISS's memory (no copy), else None.
 
-    The view keeps the index alive; swsearch never adds to a flat index in place (``Index.add`` builds a new
-    one), so the memory under a view does not move.
+    The view keeps the index alive; swsearch never adds to an index that has a view in place (``Index.add``
+    builds a new one, or appends to a clone), so the memory under a view does not move.
     """
     faiss = _faiss()
     base = faiss.downcast_index(index)
+    if isinstance(base, faiss.IndexHNSW):
+        base = faiss.downcast_index(base.storage)
     if not isinstance(base, faiss.IndexFlat) or base.ntotal == 0:
         return None
     raw = faiss.rev_swig_ptr(base.get_xb(), base.ntotal * base.d).reshape(base.ntotal, base.d)
     view = np.asarray(_Owner(index, raw))
     view.flags.writeable = False
     return view
+
+
+def clone(index):
+    """A copy of ``index`` to change while views of the original stay valid."""
+    return _faiss().clone_index(index)
 
 
 def serialize(index) -> bytes:

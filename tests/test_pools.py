@@ -1,0 +1,108 @@
+"""Hybrid search over candidate pools (pools.py): exact when the pool holds every chunk, close otherwise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from swsearch import fusion, pools
+from swsearch.errors import InputError
+
+QUERIES = ["community workers per 10,000 residents", "volunteer service hours", "信访人不得捏造事实",
+           "人民调解员的补贴", "freedom of religious belief", "社区工作者 职业体系",
+           "how is a village committee elected", "宗教事务条例", "social work stations in every township",
+           "养老服务体系建设"]
+OPTION_SETS = [{}, {"centroids": False}, {"sentences": False}, {"translate": False}, {"fusion": "convex"},
+               {"language_pools": True}, {"feedback": 3}]
+
+
+def _ids_scores(hits):
+    return [h.chunk_id for h in hits], np.array([h.score for h in hits])
+
+
+@pytest.mark.parametrize("options", OPTION_SETS, ids=lambda o: ",".join(o) or "default")
+def test_a_pool_of_every_chunk_is_exact_search(real_hash_index, options):
+    """With C >= the number of chunks the pooled code path ranks exactly as exhaustive scoring does (one query
+    at a time: a batch's matrix product may differ from one query's in the last bit of a cosine, and the hash
+    embedder's many exact ties would then break differently on either path)."""
+    ix = real_hash_index
+    for q in QUERIES:
+        (ia, sa), (ib, sb) = (_ids_scores(ix.search(q, k=10, candidates=c, **options)) for c in (0, len(ix)))
+        assert ia == ib
+        assert np.allclose(sa, sb, rtol=0, atol=1e-9)
+
+
+def test_ranks_of_a_pool_with_every_left_out_chunk_sampled_are_exact_ranks():
+    """Rank in the pool + left-out chunks above it (ties in tie-break order) = rank among every chunk."""
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 20, 300).astype(np.float64)  # many ties
+    tie_order = rng.permutation(300)
+    position = np.empty(300, dtype=np.int64)
+    position[tie_order] = np.arange(300)
+    pool = np.sort(rng.choice(300, 60, replace=False))
+    rest = np.setdiff1d(np.arange(300), pool)
+    outside = fusion.Outside({"x": scores[rest]}, len(rest), position[pool], position[rest])
+    local_order = np.argsort(position[pool], kind="stable")
+    got = fusion.pool_ranks("x", scores[pool], local_order, outside)
+    assert np.array_equal(got, fusion.ranks(scores, tie_order)[pool])
+    # a half sample estimates: unbiased, so within a few ranks here, never below the rank inside the pool
+    half = rest[::2]
+    est = fusion.pool_ranks("x", scores[pool], local_order,
+                            fusion.Outside({"x": scores[half]}, len(rest), position[pool], position[half]))
+    assert np.all(est >= fusion.ranks(scores[pool], local_order))
+    assert np.abs(est - got).max() <= 12
+
+
+def test_convex_fusion_of_a_pool_counts_the_left_out_chunks_in_mean_and_spread():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(1000)
+    pool, rest = x[:100], x[100:]
+    assert np.allclose(fusion.standardize(pool, rest, len(rest)), fusion.standardize(x)[:100])
+
+
+def test_small_pools_stay_close_to_exact_search(real_hash_index, monkeypatch):
+    """C = 50 of 1,762 chunks with a 500-chunk sample: most of the exhaustive top 10 survives (the scale
+    benchmark measures it at 100k chunks and beyond)."""
+    monkeypatch.setattr(pools, "SAMPLE", 500)
+    ix = real_hash_index
+    ix._pool_sample = None
+    try:
+        exact = ix.search_batch(QUERIES, k=10, candidates=0)
+        pooled = ix.search_batch(QUERIES, k=10, candidates=50)
+    finally:
+        ix._pool_sample = None
+    recall = np.mean([len({h.chunk_id for h in a} & {h.chunk_id for h in b}) / 10 for a, b in zip(exact, pooled)])
+    assert recall >= 0.9
+    assert all(len(b) == 10 and [h.rank for h in b] == list(range(1, 11)) for b in pooled)
+
+
+def test_pools_switch_on_above_the_threshold_and_respect_filters(tiny_index, monkeypatch):
+    calls = []
+    real = pools.pooled_lists
+
+    def spy(*args, **kwargs):
+        calls.append(args[3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pools, "pooled_lists", spy)
+    q = "volunteers register online"
+    exact = tiny_index.search(q, k=5)
+    assert calls == []  # a tiny index is scored exactly
+    monkeypatch.setattr(pools, "POOLS_ABOVE", 2)
+    assert pools.pool_size(None, len(tiny_index)) == pools.CANDIDATES
+    assert tiny_index.search(q, k=5) == exact  # pools on, C >= every chunk: the same hits
+    assert calls == [pools.CANDIDATES]
+    zh = tiny_index.search(q, k=5, language="zh", candidates=2)
+    assert zh and all(tiny_index.documents[h.doc_id]["language"] == "zh" for h in zh)
+    only = tiny_index.search(q, k=5, doc_ids=["volunteers"], candidates=1)
+    assert only and {h.doc_id for h in only} == {"volunteers"}
+    assert tiny_index.search(q, k=5, candidates=0) == exact and len(calls) == 3
+
+
+def test_candidates_is_checked(tiny_index):
+    with pytest.raises(InputError, match="candidates must be a whole number"):
+        tiny_index.search("volunteers", candidates=-1)
+    with pytest.raises(InputError, match="candidates must be a whole number"):
+        tiny_index.search("volunteers", candidates=2.5)
+    with pytest.raises(InputError, match="does not apply to dense search"):
+        tiny_index.search("volunteers", mode="dense", candidates=10)
