@@ -17,12 +17,19 @@ from .conftest import HashEmbedder
 from .test_grow import TINY_QUERIES, _questions, assert_same_ranking
 
 OPTIONS = ({}, {"mode": "dense"}, {"mode": "lexical"}, {"centroids": False}, {"fusion": "convex"},
-           {"language_pools": True}, {"translate": False}, {"sentences": False})
+           {"language_pools": True}, {"translate": False}, {"sentences": False}, {"candidates": 1000},
+           {"candidates": 2})
 
 
 def _same_top10_share(a, b, queries, **options) -> float:
     ra, rb = a.search_batch(queries, 10, **options), b.search_batch(queries, 10, **options)
     return sum([h.chunk_id for h in x] == [h.chunk_id for h in y] for x, y in zip(ra, rb)) / len(queries)
+
+
+def _recall(a, b, queries, _other=None, **options) -> float:
+    """How much of ``b``'s top 10 (with ``_other`` or the same options) ``a``'s top 10 holds, on average."""
+    ra, rb = a.search_batch(queries, 10, **options), b.search_batch(queries, 10, **(_other or options))
+    return sum(len({h.chunk_id for h in x} & {h.chunk_id for h in y}) / len(y) for x, y in zip(ra, rb)) / len(queries)
 
 
 def test_the_database_ranks_like_the_faiss_store(pg_url, real_hash_index):
@@ -36,6 +43,16 @@ def test_the_database_ranks_like_the_faiss_store(pg_url, real_hash_index):
         assert _same_top10_share(memory, pg, queries[::4], **options) >= 0.95, options
     a, b = memory.search_batch(queries[:10], 10), pg.search_batch(queries[:10], 10)
     assert [h.highlight for r in a for h in r][:50] == [h.highlight for r in b for h in r][:50]
+    # candidate pools from the database (HNSW, BM25 top C) rank like the FAISS store's pools and like exact search
+    # (recall@10: pgvector's HNSW offers slightly other candidates than FAISS's exact search here)
+    assert _recall(pg, memory, queries[::4], candidates=50) >= 0.95
+    assert _recall(pg, pg, queries[::4], candidates=50, _other={"candidates": 0}) >= 0.95
+    zh = pg.search("community workers", k=5, language="zh", candidates=20)
+    assert len(zh) == 5 and all(h.language == "zh" for h in zh)
+    narrow = pg.search("community workers", k=5, doc_ids=["12_volunteer_service_record_measures_2020_zh"],
+                       candidates=20)  # a narrow filter: every chunk it keeps is a candidate
+    assert narrow == memory.search("community workers", k=5, doc_ids=["12_volunteer_service_record_measures_2020_zh"],
+                                   candidates=0)
     assert [h.to_dict() for h in a[0]][0]["metadata"] == [h.to_dict() for h in b[0]][0]["metadata"]
 
 

@@ -33,10 +33,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from . import filters, fusion, signals
+from . import filters, fusion, pools, signals
 from .documents import LANGUAGES, Document, as_documents, detect_language
 from .errors import IndexLoadError, IndexWriteError, InputError, MissingExtraError
 from .options import SearchOptions, resolve_call
+from .pools import top_of
 from .split import Chunk
 
 SCHEMES = ("postgresql://", "postgres://")
@@ -311,6 +312,13 @@ class _Snapshot:
     centroids: dict[str, np.ndarray]
     avgdl: float  # the mean chunk length in tokens, for BM25
 
+    @property
+    def sample(self) -> np.ndarray:
+        """The fixed sample of rows a candidate pool estimates the left-out chunks' ranks from (``pools.py``)."""
+        if self._sample is None:
+            self._sample = pools.sample_rows(len(self.pks))
+        return self._sample
+
     def rows_of(self, pks: np.ndarray) -> np.ndarray:
         return self._row[np.searchsorted(self._sorted, pks)]
 
@@ -318,6 +326,7 @@ class _Snapshot:
         order = np.argsort(self.pks, kind="stable")
         self._sorted = self.pks[order]
         self._row = order
+        self._sample: np.ndarray | None = None
 
 
 class PgIndex:
@@ -474,40 +483,96 @@ class PgIndex:
             keep &= snap.languages == language
         return np.flatnonzero(keep)
 
-    def _vector_scores(self, cur, snap: _Snapshot, qv: np.ndarray, cq: np.ndarray | None,
-                       use_sentences: bool) -> dict[str, np.ndarray]:
-        """dense, dense_centred and sentence scores of every chunk, by pgvector in one snapshot."""
+    def _vector_scores(self, cur, snap: _Snapshot, qv: np.ndarray, cq: np.ndarray | None, use_sentences: bool,
+                       rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """dense, dense_centred and sentence scores of every chunk (or of ``rows``, in that order), by pgvector in
+        one snapshot."""
         s = self.location.schema
         n = len(snap.pks)
+        place = np.arange(n) if rows is None else np.full(n, -1)
+        if rows is not None:
+            place[rows] = np.arange(len(rows))
+        size = n if rows is None else len(rows)
+        params = {"q": qv, "cq": cq, "pks": None if rows is None else [int(p) for p in snap.pks[rows]]}
+        only = "" if rows is None else "WHERE t.pk = ANY(%(pks)s)"
+        only_sentences = "" if rows is None else "WHERE t.chunk_pk = ANY(%(pks)s)"
+
+        def fetch(sql: str, width: int) -> tuple[np.ndarray, np.ndarray]:
+            cur.execute(sql, params)
+            got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, width)
+            return place[snap.rows_of(got[:, 0].astype(np.int64))], got
+
         out: dict[str, np.ndarray] = {}
         if cq is None:
-            cur.execute(f"SELECT pk, -(embedding <#> %s) FROM {s}.chunks", (qv,))
-            got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
-            dense = np.zeros(n)
-            dense[snap.rows_of(got[:, 0].astype(np.int64))] = got[:, 1]
-            out["dense"] = dense
+            at, got = fetch(f"SELECT t.pk, -(t.embedding <#> %(q)s) FROM {s}.chunks t {only}", 2)
+            out["dense"] = np.zeros(size)
+            out["dense"][at] = got[:, 1]
             if use_sentences:
-                cur.execute(f"SELECT chunk_pk, max(-(embedding <#> %s)) FROM {s}.sentences GROUP BY chunk_pk", (qv,))
-                got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
-                sent = np.full(n, -np.inf)
-                sent[snap.rows_of(got[:, 0].astype(np.int64))] = got[:, 1]
-                out["sentence"] = sent
+                at, got = fetch(f"""SELECT t.chunk_pk, max(-(t.embedding <#> %(q)s)) FROM {s}.sentences t
+                                    {only_sentences} GROUP BY t.chunk_pk""", 2)
+                out["sentence"] = np.full(size, -np.inf)
+                out["sentence"][at] = got[:, 1]
             return out
-        cur.execute(f"""SELECT t.pk, -(t.embedding <#> %(q)s), {_CENTRED}
-                        FROM {s}.chunks t JOIN {s}.centroids m USING (language)""", {"q": qv, "cq": cq})
-        got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 3)
-        rows = snap.rows_of(got[:, 0].astype(np.int64))
-        dense, cen = np.zeros(n), np.zeros(n)
-        dense[rows], cen[rows] = got[:, 1], got[:, 2]
-        out["dense"], out["dense_centred"] = dense, cen
+        at, got = fetch(f"""SELECT t.pk, -(t.embedding <#> %(q)s), {_CENTRED}
+                            FROM {s}.chunks t JOIN {s}.centroids m USING (language) {only}""", 3)
+        out["dense"], out["dense_centred"] = np.zeros(size), np.zeros(size)
+        out["dense"][at], out["dense_centred"][at] = got[:, 1], got[:, 2]
         if use_sentences:
-            cur.execute(f"""SELECT t.chunk_pk, max({_CENTRED}) FROM {s}.sentences t
-                            JOIN {s}.centroids m USING (language) GROUP BY t.chunk_pk""", {"cq": cq})
-            got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
-            sent = np.full(n, -np.inf)
-            sent[snap.rows_of(got[:, 0].astype(np.int64))] = got[:, 1]
-            out["sentence"] = sent
+            at, got = fetch(f"""SELECT t.chunk_pk, max({_CENTRED}) FROM {s}.sentences t
+                                JOIN {s}.centroids m USING (language) {only_sentences} GROUP BY t.chunk_pk""", 2)
+            out["sentence"] = np.full(size, -np.inf)
+            out["sentence"][at] = got[:, 1]
         return out
+
+    def _nearest(self, cur, snap: _Snapshot, vector: np.ndarray, c: int, language: str | None,
+                 rows: np.ndarray | None) -> np.ndarray:
+        """The rows of the ``c`` chunks nearest ``vector`` by inner product through the HNSW index (of one
+        language, inside ``rows``): a candidate pool. pgvector 0.6 (pgserver's) filters after the graph search,
+        so ``hnsw.ef_search`` is raised by the share the filter keeps (at most 1,000); a narrow filter can
+        still leave fewer than ``c`` (pgvector 0.8's iterative scans would not)."""
+        s = self.location.schema
+        where, params = [], {"v": vector, "c": c}
+        kept = np.ones(len(snap.pks), dtype=bool)
+        if language is not None:
+            where.append("language = %(lang)s")
+            params["lang"] = language
+            kept &= snap.languages == language
+        if rows is not None:
+            where.append("pk = ANY(%(pks)s)")
+            params["pks"] = [int(p) for p in snap.pks[rows]]
+            inside = np.zeros(len(snap.pks), dtype=bool)
+            inside[rows] = True
+            kept &= inside
+        share = max(int(kept.sum()), 1) / max(len(snap.pks), 1)
+        cur.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(min(1000, max(40, int(c / share)))),))
+        cur.execute(f"SELECT pk FROM {s}.chunks {'WHERE ' + ' AND '.join(where) if where else ''} "
+                    f"ORDER BY embedding <#> %(v)s LIMIT %(c)s", params)
+        got = np.array([r[0] for r in cur.fetchall()], dtype=np.int64)
+        return snap.rows_of(got) if len(got) else got
+
+    def _pool(self, cur, snap: _Snapshot, qv: np.ndarray, cq: np.ndarray | None, lexical: dict[str, np.ndarray],
+              use_sentences: bool, c: int, rows: np.ndarray | None, need: int) -> pools.Pool:
+        """``pools.pooled_lists`` on the database: the dense rankings' top ``c`` from the HNSW index (per language
+        for the centred one), the lexical rankings' from their sparse scores, every ranking scored exactly over
+        the union and over the fixed sample of the others (rows are in tie-break order here). Should the graph's
+        filtered search leave fewer than ``need`` candidates, every row the filter keeps is one."""
+        found = [top_of(scores, c, rows) for scores in lexical.values()]
+        if rows is not None and len(rows) <= 4 * c:  # a narrow filter: every row it keeps is a candidate
+            found.append(rows)
+        else:
+            found.append(self._nearest(cur, snap, qv, c, None, rows))
+            if cq is not None:
+                found += [self._nearest(cur, snap, cq, c, lang, rows) for lang in sorted(snap.centroids)]
+        union = np.unique(np.concatenate(found))
+        if len(union) < need:
+            union = np.arange(len(snap.pks)) if rows is None else np.unique(rows)
+        others = np.setdiff1d(snap.sample, union, assume_unique=True)
+        scored = np.concatenate([union, others])
+        lists = self._vector_scores(cur, snap, qv, cq, use_sentences, scored)
+        lists.update({name: full[scored] for name, full in lexical.items()})
+        outside = fusion.Outside({name: v[len(union):] for name, v in lists.items()}, len(snap.pks) - len(union),
+                                 union, others)
+        return pools.Pool(union, {name: v[:len(union)] for name, v in lists.items()}, outside)
 
     def _bm25(self, cur, snap: _Snapshot, tokens: Sequence[str]) -> np.ndarray:
         """BM25 of every chunk for ``tokens`` (repeats count again, unknown tokens add nothing), in SQL."""
@@ -547,21 +612,33 @@ class PgIndex:
         if qv is not None and use_centroids:
             centring = Centring(snap.centroids, np.array(sorted(snap.centroids)))
             cq = centring.centre_queries(qv[None, :], [detect_language(query)])[0]
-        order = np.arange(n)  # rows are in tie-break order already
-        lists: dict[str, np.ndarray] = {}
-        if qv is not None:
-            lists = self._vector_scores(cur, snap, qv, cq, opts.mode == "hybrid" and bool(opts.sentences)
-                                        and bool(self.config.get("search", {}).get("sentences")))
-            if opts.mode == "dense":
-                lists = {"dense_centred" if cq is not None else "dense":
-                         lists["dense_centred"] if cq is not None else lists["dense"]}
+        use_sentences = (opts.mode == "hybrid" and bool(opts.sentences)
+                         and bool(self.config.get("search", {}).get("sentences")))
+        lexical: dict[str, np.ndarray] = {}
         own = translated = []
         if opts.mode != "dense":
             own = tokenize(query, snap.segmenter)
             translated = translate(own, snap.tables) if opts.translate else []
-            lists["lexical"] = self._bm25(cur, snap, own + translated)
+            lexical["lexical"] = self._bm25(cur, snap, own + translated)
             if translated and opts.mode == "hybrid":
-                lists["lexical_translated"] = self._bm25(cur, snap, translated)
+                lexical["lexical_translated"] = self._bm25(cur, snap, translated)
+        c = pools.pool_size(opts.candidates, n) if opts.mode == "hybrid" else 0
+        if c:  # candidate pools: ``pools.py``
+            pool = self._pool(cur, snap, qv, cq, lexical, use_sentences, max(c, k), rows, min(k, available))
+            order = np.arange(len(pool.rows))  # rows, and so the pool, are in tie-break order already
+            groups = _language_groups(snap.languages[pool.rows], order) if opts.language_pools else None
+            fused = fusion.fuse_rankings(pool.lists, opts.weights, opts.fusion, order, groups, pool.outside)
+            best = fusion.top_k(fused, min(k, available), order)
+            return self._hits(cur, snap, pool.rows[best], fused[best], cq if cq is not None else qv, cq is not None,
+                              set(own) | set(translated))
+        order = np.arange(n)  # rows are in tie-break order already
+        lists: dict[str, np.ndarray] = {}
+        if qv is not None:
+            lists = self._vector_scores(cur, snap, qv, cq, use_sentences)
+            if opts.mode == "dense":
+                lists = {"dense_centred" if cq is not None else "dense":
+                         lists["dense_centred"] if cq is not None else lists["dense"]}
+        lists.update(lexical)
         if opts.mode == "hybrid":
             groups = _language_groups(snap.languages, order) if opts.language_pools else None
             scores = fusion.fuse_rankings(lists, opts.weights, opts.fusion, order, groups)
