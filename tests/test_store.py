@@ -128,3 +128,32 @@ def test_sentences_that_do_not_match_the_chunks_are_refused(tiny_index, tmp_path
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexLoadError, match="sentence vectors that do not match the chunks.*rebuild"):
         Index.load(path)
+
+
+def test_large_arrays_are_memory_mapped_checked_and_rank_alike(real_hash_index, tmp_path, monkeypatch):
+    """Every .npy file mapped (threshold 0): read-only arrays over the files, the same rankings as the index in
+    memory, changes and saves work from them, and a flipped byte in a mapped file is still refused."""
+    import mmap
+
+    monkeypatch.setattr(store, "MMAP_FROM_BYTES", 0)
+    built = real_hash_index
+    path = built.save(tmp_path / "ix")
+    loaded = Index.load(path, model=HashEmbedder())
+    sentences = loaded.sentence_vectors.matrix
+    owner = sentences
+    while owner is not None and not isinstance(owner, mmap.mmap):  # array -> array -> memoryview -> mmap
+        owner = owner.obj if isinstance(owner, memoryview) else owner.base
+    assert not sentences.flags.writeable and isinstance(owner, mmap.mmap)
+    for q in ("community workers per 10,000 residents", "信访人不得捏造事实"):
+        for kw in ({}, {"candidates": 50}, {"mode": "lexical"}):
+            assert loaded.search(q, k=10, **kw) == built.search(q, k=10, **kw)
+    changed = loaded.add([swsearch.Document(id="memo", text="Volunteers record their hours online.")])
+    changed.save(path)
+    again = Index.load(path, model=HashEmbedder())
+    assert len(again) == len(built) + 1 and again.search("volunteers record hours online", k=1)[0].doc_id == "memo"
+    name = store.SENTENCES
+    data = bytearray((store.data_dir(path) / name).read_bytes())
+    data[-3] ^= 0xFF
+    (store.data_dir(path) / name).write_bytes(bytes(data))
+    with pytest.raises(IndexLoadError, match=f"{name} is truncated or corrupt"):
+        Index.load(path, model=HashEmbedder())

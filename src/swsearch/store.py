@@ -27,6 +27,7 @@ import errno
 import hashlib
 import io
 import json
+import mmap
 import os
 import re
 import secrets
@@ -50,6 +51,9 @@ VECTORS = "vectors.faiss"
 SENTENCES, SENTENCE_SPANS = "sentences.npy", "sentence_spans.npy"
 #: the manifest is read whole; a larger one is refused rather than read into memory
 MAX_MANIFEST_BYTES = 256 << 20
+#: .npy files at least this big are memory-mapped on load, after their sha256 is checked by reading them once:
+#: a search that reads a few rows of the sentence vectors or BM25 postings does not hold them all in memory
+MMAP_FROM_BYTES = 8 << 20
 #: how long a writer waits for another writer of the same directory (``SWSEARCH_LOCK_TIMEOUT`` overrides)
 LOCK_TIMEOUT_S = 60.0
 
@@ -95,6 +99,32 @@ def _read_regular(path: Path, max_bytes: int, expected: int | None = None) -> by
     if len(data) > max_bytes or (expected is not None and len(data) != expected):
         raise IndexLoadError(f"{path} changed size while it was read; try again")
     return data
+
+
+def _read_mapped(path: Path, expected: int) -> tuple[mmap.mmap | bytes, str]:
+    """``_read_regular``'s checks, then the file's sha256 (read in blocks, so its pages stay in the page cache,
+    not in this process) and a read-only memory map of it. An index version is never written again once
+    its manifest names it, so the map shows what was hashed."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise IndexLoadError(f"{path} is not a regular file; an index holds only the files swsearch wrote")
+        if st.st_size != expected:
+            raise IndexLoadError(f"{path} is truncated or corrupt (size differs from the manifest); "
+                                 f"{_rebuild_hint(path.parent)}")
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if expected else b""
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IndexLoadError(f"{path} is a symbolic link; an index holds only the files swsearch wrote") from None
+        raise
+    finally:
+        os.close(fd)
+    return data, digest.hexdigest()
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -151,7 +181,8 @@ def _file_table(path: Path, manifest: dict[str, Any]) -> tuple[Path, dict[str, t
 
 
 def read_index_dir(path: str | Path, *, retries: int = 5) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Read and verify an index directory; return (manifest, {file name: bytes}).
+    """Read and verify an index directory; return (manifest, {file name: bytes}); a .npy file of
+    ``MMAP_FROM_BYTES`` or more comes as a read-only memory map (bytes-like; ``npy_load`` reads it in place).
 
     Nothing outside ``path`` is read. When a writer replaced the index (and removed the version being read)
     meanwhile, the read starts over on the new manifest, so a reader sees one whole version or the other.
@@ -163,8 +194,12 @@ def read_index_dir(path: str | Path, *, retries: int = 5) -> tuple[dict[str, Any
         files: dict[str, bytes] = {}
         try:
             for name, (size, digest) in table.items():
-                data = _read_regular(folder / name, size, expected=size)
-                if _sha256(data) != digest:
+                if name.endswith(".npy") and size >= MMAP_FROM_BYTES:
+                    data, got = _read_mapped(folder / name, size)
+                else:
+                    data = _read_regular(folder / name, size, expected=size)
+                    got = _sha256(data)
+                if got != digest:
                     raise IndexLoadError(f"{folder / name} is truncated or corrupt (sha256 differs from the "
                                          f"manifest); {_rebuild_hint(path)}")
                 files[name] = data
@@ -404,8 +439,11 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def npy_load(data: bytes) -> np.ndarray:
-    """Read .npy bytes, refusing pickled objects; anything that is not a plain array is a ValueError."""
+def npy_load(data: bytes | mmap.mmap) -> np.ndarray:
+    """Read .npy bytes, refusing pickled objects; anything that is not a plain array is a ValueError. A memory
+    map is read in place (a read-only array over the file), so only the rows a search touches are paged in."""
+    if isinstance(data, mmap.mmap):
+        return _npy_view(data)
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except (EOFError, OSError, ValueError, TypeError, SyntaxError, MemoryError) as exc:
@@ -413,6 +451,26 @@ def npy_load(data: bytes) -> np.ndarray:
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
         raise ValueError("not a numeric numpy array")
     return array
+
+
+def _npy_view(data: mmap.mmap) -> np.ndarray:
+    try:
+        head = io.BytesIO(data[:min(len(data), 1 << 16)])
+        version = np.lib.format.read_magic(head)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise ValueError(f"numpy file format {version}")
+        shape, fortran, dtype = read_header(head)
+    except (EOFError, OSError, ValueError, TypeError, SyntaxError) as exc:
+        raise ValueError(f"not a numpy array file ({type(exc).__name__})") from None
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise ValueError("not a numeric numpy array")
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(data) - head.tell() != count * dtype.itemsize:
+        raise ValueError("a numpy array file whose size does not match its header")
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=head.tell())
+    return array.reshape(shape, order="F" if fortran else "C")
 
 
 def jsonl_bytes(rows: list[dict[str, Any]]) -> bytes:
