@@ -18,7 +18,7 @@ from pathlib import Path
 
 import swsearch
 
-from . import parallel, quality, scale
+from . import hybrid_scale, parallel, quality, scale
 from .common import REPO, cold_runs, dir_bytes, machine, percentile, run_timed, write_json
 from .report import update_readme
 
@@ -331,6 +331,9 @@ def scale_suite(quick: bool, res: dict) -> None:
         rows += [{**r, "data": "synthetic clustered"} for r in scale.compare(xb, xq)]
         del xb
     res["scale"] = rows
+    sizes = [2_000, 25_000] if quick else [10_000, 100_000, 1_000_000]
+    log(f"scale: hybrid search on synthetic indexes of {', '.join(f'{n:,}' for n in sizes)} documents")
+    res["hybrid_scale"] = hybrid_scale.run(sizes)["rows"]
 
 
 def main(argv: list[str] | None = None) -> int:

