@@ -550,13 +550,17 @@ class PgIndex:
         got = np.array([r[0] for r in cur.fetchall()], dtype=np.int64)
         return snap.rows_of(got) if len(got) else got
 
-    def _pool(self, cur, snap: _Snapshot, qv: np.ndarray, cq: np.ndarray | None, lexical: dict[str, np.ndarray],
+    def _pool(self, cur, snap: _Snapshot, qv: np.ndarray, cq: np.ndarray | None, lexical: dict[str, list[str]],
               use_sentences: bool, c: int, rows: np.ndarray | None, need: int) -> pools.Pool:
         """``pools.pooled_lists`` on the database: the dense rankings' top ``c`` from the HNSW index (per language
-        for the centred one), the lexical rankings' from their sparse scores, every ranking scored exactly over
-        the union and over the fixed sample of the others (rows are in tie-break order here). Should the graph's
-        filtered search leave fewer than ``need`` candidates, every row the filter keeps is one."""
-        found = [top_of(scores, c, rows) for scores in lexical.values()]
+        for the centred one), the lexical rankings' (``lexical``: their tokens) from SQL's BM25, every ranking
+        scored exactly over the union and over the fixed sample of the others (rows are in tie-break order
+        here). Should the graph's filtered search leave fewer than ``need`` candidates, every row the filter
+        keeps is one."""
+        found = []
+        for tokens in lexical.values():
+            best = self._bm25(cur, snap, tokens, top=c if rows is None else 0)
+            found.append(best if rows is None else top_of(best, c, rows))
         if rows is not None and len(rows) <= 4 * c:  # a narrow filter: every row it keeps is a candidate
             found.append(rows)
         else:
@@ -569,32 +573,48 @@ class PgIndex:
         others = np.setdiff1d(snap.sample, union, assume_unique=True)
         scored = np.concatenate([union, others])
         lists = self._vector_scores(cur, snap, qv, cq, use_sentences, scored)
-        lists.update({name: full[scored] for name, full in lexical.items()})
+        lists.update({name: self._bm25(cur, snap, tokens, rows=scored) for name, tokens in lexical.items()})
         outside = fusion.Outside({name: v[len(union):] for name, v in lists.items()}, len(snap.pks) - len(union),
                                  union, others)
         return pools.Pool(union, {name: v[:len(union)] for name, v in lists.items()}, outside)
 
-    def _bm25(self, cur, snap: _Snapshot, tokens: Sequence[str]) -> np.ndarray:
-        """BM25 of every chunk for ``tokens`` (repeats count again, unknown tokens add nothing), in SQL."""
+    def _bm25(self, cur, snap: _Snapshot, tokens: Sequence[str], *, rows: np.ndarray | None = None,
+              top: int = 0) -> np.ndarray:
+        """BM25 for ``tokens`` (repeats count again, unknown tokens add nothing), in SQL: of every chunk, of
+        ``rows`` only (in that order), or with ``top`` the rows of the ``top`` best (only those leave the
+        database: a common word's posting list can hold most of the corpus)."""
         from collections import Counter
 
-        scores = np.zeros(len(snap.pks))
+        size = len(snap.pks) if rows is None else len(rows)
+        scores = np.zeros(size)
         if not tokens:
-            return scores
+            return np.zeros(0, dtype=np.int64) if top else scores
         counted = Counter(tokens)
         s, p = self.location.schema, self.config["bm25"]
         n = float(len(snap.pks))
-        cur.execute(f"""WITH q(token, mult) AS (SELECT * FROM unnest(%s::text[], %s::int[])),
+        only = "" if rows is None else "WHERE p.chunk_pk = ANY(%(pks)s)"
+        best = "" if not top else "ORDER BY 2 DESC, 1 LIMIT %(top)s"
+        cur.execute(f"""WITH q(token, mult) AS (SELECT * FROM unnest(%(tokens)s::text[], %(mults)s::int[])),
                         df AS MATERIALIZED (SELECT q.token, (SELECT count(*) FROM {s}.postings x
                                                            WHERE x.token = q.token)::float8
                                AS df FROM q)
-                        SELECT p.chunk_pk, sum(q.mult * ln(1 + (%s - df.df + 0.5) / (df.df + 0.5))
-                                               * p.tf / (p.tf + %s * (1 - %s + %s * p.length / %s)))
-                        FROM {s}.postings p JOIN q USING (token) JOIN df USING (token)
-                        GROUP BY p.chunk_pk""",
-                    (list(counted), list(counted.values()), n, p["k1"], p["b"], p["b"], snap.avgdl))
+                        SELECT p.chunk_pk, sum(q.mult * ln(1 + (%(n)s - df.df + 0.5) / (df.df + 0.5))
+                                               * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / %(avgdl)s)))
+                        FROM {s}.postings p JOIN q USING (token) JOIN df USING (token) {only}
+                        GROUP BY p.chunk_pk {best}""",
+                    {"tokens": list(counted), "mults": list(counted.values()), "n": n, "k1": p["k1"], "b": p["b"],
+                     "avgdl": snap.avgdl, "top": top,
+                     "pks": None if rows is None else [int(k) for k in snap.pks[rows]]})
         got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
-        scores[snap.rows_of(got[:, 0].astype(np.int64))] = got[:, 1]
+        found = snap.rows_of(got[:, 0].astype(np.int64)) if len(got) else np.zeros(0, dtype=np.int64)
+        if top:
+            return found
+        if rows is None:
+            scores[found] = got[:, 1]
+        else:
+            place = np.full(len(snap.pks), -1)
+            place[rows] = np.arange(len(rows))
+            scores[place[found]] = got[:, 1]
         return scores
 
     def _search_one(self, cur, snap: _Snapshot, query: str, qv: np.ndarray | None, opts: SearchOptions, k: int,
@@ -614,14 +634,14 @@ class PgIndex:
             cq = centring.centre_queries(qv[None, :], [detect_language(query)])[0]
         use_sentences = (opts.mode == "hybrid" and bool(opts.sentences)
                          and bool(self.config.get("search", {}).get("sentences")))
-        lexical: dict[str, np.ndarray] = {}
+        lexical: dict[str, list[str]] = {}  # each lexical ranking's tokens
         own = translated = []
         if opts.mode != "dense":
             own = tokenize(query, snap.segmenter)
             translated = translate(own, snap.tables) if opts.translate else []
-            lexical["lexical"] = self._bm25(cur, snap, own + translated)
+            lexical["lexical"] = own + translated
             if translated and opts.mode == "hybrid":
-                lexical["lexical_translated"] = self._bm25(cur, snap, translated)
+                lexical["lexical_translated"] = translated
         c = pools.pool_size(opts.candidates, n) if opts.mode == "hybrid" else 0
         if c:  # candidate pools: ``pools.py``
             pool = self._pool(cur, snap, qv, cq, lexical, use_sentences, max(c, k), rows, min(k, available))
@@ -638,7 +658,7 @@ class PgIndex:
             if opts.mode == "dense":
                 lists = {"dense_centred" if cq is not None else "dense":
                          lists["dense_centred"] if cq is not None else lists["dense"]}
-        lists.update(lexical)
+        lists.update({name: self._bm25(cur, snap, tokens) for name, tokens in lexical.items()})
         if opts.mode == "hybrid":
             groups = _language_groups(snap.languages, order) if opts.language_pools else None
             scores = fusion.fuse_rankings(lists, opts.weights, opts.fusion, order, groups)
