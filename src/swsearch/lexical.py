@@ -263,14 +263,32 @@ class LexicalIndex:
     TOKENS, OFFSETS, GLOSSARY = "lexical.tokens.npy", "lexical.offsets.npy", "glossary.json"
 
     def __init__(self, retriever, lexicon: str, tables: dict[str, dict[str, list[str]]],
-                 tokens: list[list[str]] | None = None, gloss: dict[str, dict[str, list]] | None = None):
+                 tokens: list[list[str]] | None = None, gloss: dict[str, dict[str, list]] | None = None, *,
+                 encoded: tuple[np.ndarray, np.ndarray, list[str]] | None = None):
         self.retriever = retriever
         self.lexicon = lexicon
         self.tables = tables
-        #: each chunk's tokens and the corpus words' glosses (None in an index saved before they were stored)
-        self.tokens = tokens
+        self._tokens = tokens
+        #: the stored form of the tokens (ids, offsets, vocabulary) as loaded: decoded only when a change needs
+        #: them, since a million chunks' token lists cost seconds and gigabytes that searching never uses
+        self._encoded = encoded
+        #: the corpus words' glosses (None in an index saved before they were stored)
         self.glossary = gloss
         self._segmenter: ChineseSegmenter | None = None
+
+    @property
+    def tokens(self) -> list[list[str]] | None:
+        """Each chunk's tokens (None in an index saved before they were stored), decoded on first use."""
+        if self._tokens is None and self._encoded is not None:
+            ids, offsets, vocab = self._encoded
+            words = np.array(vocab, dtype=object)[ids] if len(ids) else np.zeros(0, dtype=object)
+            self._tokens = [words[a:b].tolist() for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+        return self._tokens
+
+    def _token_rows(self) -> int | None:
+        if self._tokens is not None:
+            return len(self._tokens)
+        return None if self._encoded is None else len(self._encoded[1]) - 1
 
     @classmethod
     def build(cls, texts: Sequence[str], *, k1: float = 1.5, b: float = 0.75) -> LexicalIndex:
@@ -337,8 +355,9 @@ class LexicalIndex:
         out = []
         if len(self) != n_chunks:
             out.append(f"a BM25 index of {len(self)} chunks for {n_chunks} chunks")
-        if self.tokens is not None and len(self.tokens) != n_chunks:
-            out.append(f"lexical tokens for {len(self.tokens)} chunks, not {n_chunks}")
+        rows = self._token_rows()
+        if rows is not None and rows != n_chunks:
+            out.append(f"lexical tokens for {rows} chunks, not {n_chunks}")
         return out
 
     @property
@@ -375,7 +394,12 @@ class LexicalIndex:
             files = {n: (Path(tmp) / n).read_bytes() for n in self.FILES if (Path(tmp) / n).exists()}
         files["lexicon.txt"] = self.lexicon.encode("utf-8")
         files["translation.json"] = json.dumps(self.tables, ensure_ascii=False).encode("utf-8")
-        if self.tokens is not None:
+        if self._tokens is None and self._encoded is not None:  # unchanged since loaded: written as read
+            ids, offsets, vocab_list = self._encoded
+            files[self.TOKENS], files[self.OFFSETS] = npy_bytes(ids), npy_bytes(offsets)
+            files[self.GLOSSARY] = json.dumps({"vocab": vocab_list, "glossary": self.glossary},
+                                              ensure_ascii=False).encode("utf-8")
+        elif self.tokens is not None:
             vocab = {t: i for i, t in enumerate(sorted({t for toks in self.tokens for t in toks}))}
             files[self.TOKENS] = npy_bytes(np.array([vocab[t] for toks in self.tokens for t in toks], dtype=np.int32))
             files[self.OFFSETS] = npy_bytes(np.cumsum([0] + [len(toks) for toks in self.tokens], dtype=np.int64))
@@ -388,7 +412,7 @@ class LexicalIndex:
         from .store import npy_load
 
         retriever = _bm25_from_files(files, cls.FILES)
-        tokens = gloss = None
+        encoded = gloss = None
         if cls.GLOSSARY in files:
             stored = json.loads(files[cls.GLOSSARY])
             vocab, gloss = stored["vocab"], stored["glossary"]
@@ -397,20 +421,19 @@ class LexicalIndex:
                     or offsets.dtype.kind not in "iu" or len(offsets) == 0
                     or (len(ids) and (ids.min() < 0 or ids.max() >= len(vocab)))):
                 raise ValueError("lexical tokens outside their vocabulary")
-            words = np.array(vocab, dtype=object)[ids] if len(ids) else np.zeros(0, dtype=object)
-            tokens = [words[a:b].tolist() for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+            encoded = (ids, offsets, vocab)
         tables = json.loads(files["translation.json"])
         if not (isinstance(tables, dict) and all(
                 isinstance(tables.get(side), dict) and all(
                     isinstance(k, str) and isinstance(v, list) and all(isinstance(w, str) for w in v)
                     for k, v in tables[side].items()) for side in ("zh2en", "en2zh"))):
             raise ValueError("translation tables that are not {zh2en, en2zh} maps of words to word lists")
-        if tokens is not None and (offsets.ndim != 1 or np.any(np.diff(offsets) < 0) or offsets[0] != 0
-                                   or offsets[-1] != len(ids)):
+        if encoded is not None and (offsets.ndim != 1 or np.any(np.diff(offsets) < 0) or offsets[0] != 0
+                                    or offsets[-1] != len(ids)):
             raise ValueError("lexical token offsets that do not fit the tokens")
         lexicon = files["lexicon.txt"].decode("utf-8")
         freqs = [line.rsplit(" ", 1) for line in lexicon.splitlines() if line.strip()]
         if not freqs or any(len(f) != 2 or not f[0] or not f[1].isdigit() for f in freqs) \
                 or sum(int(f[1]) for f in freqs) <= 0:
             raise ValueError("a lexicon that is not 'word frequency' lines")  # jieba would fail at the query
-        return cls(retriever, lexicon, tables, tokens, gloss)
+        return cls(retriever, lexicon, tables, None, gloss, encoded=encoded)

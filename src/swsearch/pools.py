@@ -47,8 +47,10 @@ class Pool:
     outside: Outside
 
 
-def sample_rows(n_chunks: int, size: int = SAMPLE, seed: int = 0) -> np.ndarray:
-    """A fixed random sample of chunk rows (sorted), the same on every search of an index."""
+def sample_rows(n_chunks: int, size: int | None = None, seed: int = 0) -> np.ndarray:
+    """A fixed random sample of ``size`` (default ``SAMPLE``) chunk rows, sorted: the same on every search of
+    an index."""
+    size = SAMPLE if size is None else size
     if n_chunks <= size:
         return np.arange(n_chunks, dtype=np.int64)
     return np.sort(np.random.default_rng(seed).choice(n_chunks, size, replace=False)).astype(np.int64)
