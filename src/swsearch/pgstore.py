@@ -592,7 +592,8 @@ class PgIndex:
         counted = Counter(tokens)
         s, p = self.location.schema, self.config["bm25"]
         n = float(len(snap.pks))
-        only = "" if rows is None else "WHERE p.chunk_pk = ANY(%(pks)s)"
+        # rows: a hash join with them (``chunk_pk = ANY(array)`` scans the whole array for every posting)
+        only = "" if rows is None else "JOIN unnest(%(pks)s::bigint[]) r(chunk_pk) USING (chunk_pk)"
         best = "" if not top else "ORDER BY 2 DESC, 1 LIMIT %(top)s"
         cur.execute(f"""WITH q(token, mult) AS (SELECT * FROM unnest(%(tokens)s::text[], %(mults)s::int[])),
                         df AS MATERIALIZED (SELECT q.token, (SELECT count(*) FROM {s}.postings x
