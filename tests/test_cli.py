@@ -80,7 +80,7 @@ def test_info(built):
     (("query", "x", "--lang", "fr"), "unknown language"),
     (("query", "x", "--doc", "nope"), "unknown document id"),
     (("query", "x", "--fusion", "max"), "invalid choice: 'max'"),
-    (("query", "x", "--candidates", "-5"), "expected 0 or more"),
+    (("query", "x", "--candidates", "-5"), "--candidates must be at least 0"),
     (("query", "x", "--mode", "dense", "--candidates", "5"), "does not apply to dense search"),
 ])
 def test_bad_queries_exit_2_with_one_line(built, args, message):

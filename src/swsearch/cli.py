@@ -12,7 +12,7 @@ import os
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .errors import SwsearchError
@@ -28,24 +28,17 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
-def _count(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {n}")
-    return n
-
-
-def _positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"k must be a whole number, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"k must be at least 1, got {n}")
-    return n
+def _whole_number(what: str, minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``, else a usage error naming ``what``."""
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number, got {value!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"{what} must be at least {minimum}, got {n}")
+        return n
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("query", help="search an index")
     q.add_argument("text", help="what to search for, in English or Chinese")
-    q.add_argument("-k", type=_positive_int, default=5, help="how many results (default 5)")
+    q.add_argument("-k", type=_whole_number("k", 1), default=5, help="how many results (default 5)")
     q.add_argument("--index", help="index directory or postgresql:// URL (default: the bundled corpus's index)")
     q.add_argument("--lang", help="only results in this language: en, zh or other")
     q.add_argument("--doc", action="append", help="only results from this document id (repeatable)")
@@ -83,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hybrid (default: dense + BM25 with dictionary translation), dense or lexical")
     q.add_argument("--fusion", choices=("rrf", "convex"),
                    help="how hybrid search combines its rankings: rrf (ranks, default) or convex (z-scored scores)")
-    q.add_argument("--candidates", type=_count, metavar="C",
+    q.add_argument("--candidates", type=_whole_number("--candidates", 0), metavar="C",
                    help="hybrid: fuse each ranking's top C chunks (0: every chunk; default: every chunk up to "
                         "20,000, then 500)")
     q.add_argument("--json", action="store_true", help="print one JSON object")
