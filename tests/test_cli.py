@@ -81,7 +81,6 @@ def test_info(built):
     (("query", "x", "--doc", "nope"), "unknown document id"),
     (("query", "x", "--fusion", "max"), "invalid choice: 'max'"),
     (("query", "x", "--candidates", "-5"), "--candidates must be at least 0"),
-    (("query", "x", "--mode", "dense", "--candidates", "5"), "does not apply to dense search"),
 ])
 def test_bad_queries_exit_2_with_one_line(built, args, message):
     _, _, out = built
