@@ -165,11 +165,9 @@ class SentenceVectors:
         rows, segments = self.rows_of_chunks(chunk_rows)
         m = np.asarray(self.matrix[rows], dtype=np.float32)
         raw = m @ query
-        if centring is not None:
+        if centring is not None:  # the norms of these sentences only, not ``centring()``'s of every sentence
             codes = centring.chunk_codes[self.spans[rows, 0]]
-            diff = m - centring.matrix[codes]
-            norms = np.maximum(np.sqrt(np.einsum("ij,ij->i", diff, diff)), 1e-12)
-            raw = (raw - (centring.matrix @ query)[codes]) / norms
+            raw = centring.scores(query[None, :], raw[None, :], codes, centring.norms(iter([m]), codes))[0]
         return np.maximum.reduceat(raw, segments)
 
     def best_per_chunk(self, scores: np.ndarray) -> np.ndarray:

@@ -11,9 +11,8 @@ a chunk of the ranking's own top C that is its rank inside the union (every chun
 too). For the others it is the rank inside the union plus the left-out chunks that score higher, estimated
 from a fixed random sample of chunks scored alongside the union (``fusion.Outside``); convex fusion's mean
 and spread count the left-out chunks the same way. With C at least the number of chunks it *is* exact
-search (tested). ``benchmarks/scale.py`` measures the
-agreement (recall@10 of the exhaustive top 10) and the speed at each size; ``POOLS_ABOVE`` and
-``CANDIDATES`` come from there.
+search (tested). ``benchmarks/hybrid_scale.py`` measures the agreement (recall@10 of the exhaustive top 10)
+and the speed at each size; ``POOLS_ABOVE`` and ``CANDIDATES`` come from there.
 """
 
 from __future__ import annotations

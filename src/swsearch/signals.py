@@ -91,8 +91,8 @@ def _dense_candidates(index: Index, batch: QueryBatch, c: int, allowed: np.ndarr
 
 def _dense_centred_rows(index: Index, batch: QueryBatch, rows: list[np.ndarray]) -> list[Any]:
     c, m, norms = index.centring, index.chunk_vectors.matrix(), index.chunk_norms()
-    offsets = batch.centred @ c.matrix.T
-    return [(m[r] @ q - offsets[i, c.chunk_codes[r]]) / norms[r] for i, (q, r) in enumerate(zip(batch.centred, rows))]
+    return [c.scores(q[None, :], (m[r] @ q)[None, :], c.chunk_codes[r], norms[r])[0]
+            for q, r in zip(batch.centred, rows)]
 
 
 def _dense_centred_candidates(index: Index, batch: QueryBatch, c: int, allowed: np.ndarray | None) -> list[np.ndarray]:
