@@ -495,7 +495,7 @@ class PgIndex:
         if rows is not None:
             place[rows] = np.arange(len(rows))
         size = n if rows is None else len(rows)
-        params = {"q": qv, "cq": cq, "pks": None if rows is None else [int(p) for p in snap.pks[rows]]}
+        params = {"q": qv, "cq": cq, "pks": None if rows is None else snap.pks[rows].tolist()}
         only = "" if rows is None else "WHERE t.pk = ANY(%(pks)s)"
         only_sentences = "" if rows is None else "WHERE t.chunk_pk = ANY(%(pks)s)"
 
@@ -541,7 +541,7 @@ class PgIndex:
             kept &= snap.languages == language
         if rows is not None:
             where.append("pk = ANY(%(pks)s)")
-            params["pks"] = [int(p) for p in snap.pks[rows]]
+            params["pks"] = snap.pks[rows].tolist()
             inside = np.zeros(len(snap.pks), dtype=bool)
             inside[rows] = True
             kept &= inside
@@ -572,13 +572,10 @@ class PgIndex:
         union = np.unique(np.concatenate(found))
         if len(union) < need:
             union = np.arange(len(snap.pks)) if rows is None else np.unique(rows)
-        others = np.setdiff1d(snap.sample, union, assume_unique=True)
-        scored = np.concatenate([union, others])
+        others, scored = pools.with_sample(union, snap.sample)
         lists = self._vector_scores(cur, snap, qv, cq, use_sentences, scored)
         lists.update({name: self._bm25(cur, snap, tokens, rows=scored) for name, tokens in lexical.items()})
-        outside = fusion.Outside({name: v[len(union):] for name, v in lists.items()}, len(snap.pks) - len(union),
-                                 union, others)
-        return pools.Pool(union, {name: v[:len(union)] for name, v in lists.items()}, outside)
+        return pools.make_pool(union, others, lists, len(snap.pks))
 
     def _bm25(self, cur, snap: _Snapshot, tokens: Sequence[str], *, rows: np.ndarray | None = None,
               top: int = 0) -> np.ndarray:
@@ -607,7 +604,7 @@ class PgIndex:
                         GROUP BY p.chunk_pk {best}""",
                     {"tokens": list(counted), "mults": list(counted.values()), "n": n, "k1": p["k1"], "b": p["b"],
                      "avgdl": snap.avgdl, "top": top,
-                     "pks": None if rows is None else [int(k) for k in snap.pks[rows]]})
+                     "pks": None if rows is None else snap.pks[rows].tolist()})
         got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
         found = snap.rows_of(got[:, 0].astype(np.int64)) if len(got) else np.zeros(0, dtype=np.int64)
         if top:

@@ -55,6 +55,22 @@ def sample_rows(n_chunks: int, size: int | None = None, seed: int = 0) -> np.nda
     return np.sort(np.random.default_rng(seed).choice(n_chunks, size, replace=False)).astype(np.int64)
 
 
+def with_sample(union: np.ndarray, sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows to score for a pool: the sample rows outside ``union`` (sorted), and ``union`` followed by them."""
+    others = np.setdiff1d(sample, union, assume_unique=True)
+    return others, np.concatenate([union, others])
+
+
+def make_pool(union: np.ndarray, others: np.ndarray, scored: dict[str, np.ndarray], n_chunks: int,
+              position: np.ndarray | None = None) -> Pool:
+    """A ``Pool`` from each ranking's scores of ``union`` followed by ``others`` (``with_sample``'s rows);
+    ``position``: each row's tie-break position (None: rows are in tie-break order already)."""
+    k = len(union)
+    pool_pos, sample_pos = (union, others) if position is None else (position[union], position[others])
+    return Pool(union, {name: v[:k] for name, v in scored.items()},
+                Outside({name: v[k:] for name, v in scored.items()}, n_chunks - k, pool_pos, sample_pos))
+
+
 def pool_size(candidates: int | None, n_chunks: int) -> int:
     """The pool size a search uses: ``candidates`` when given (0: exact), else 0 up to ``POOLS_ABOVE`` chunks
     and ``CANDIDATES`` above."""
@@ -95,20 +111,16 @@ def pooled_lists(index: Index, batch: QueryBatch, active: Sequence[Signal], c: i
         for mine, rows in zip(found, per_query):
             mine.append(np.asarray(rows, dtype=np.int64))
     unions = [np.unique(np.concatenate(f)) if f else np.zeros(0, np.int64) for f in found]
-    others = [np.setdiff1d(sample, u, assume_unique=True) for u in unions]
-    scored = [np.concatenate([u, o]) for u, o in zip(unions, others)]  # scored in one call per ranking
-    n_chunks = len(index.chunks)
-    position = index.tie_position
-    out = [Pool(u, {}, Outside({}, n_chunks - len(u), position[u], position[o])) for u, o in zip(unions, others)]
+    others, scored = zip(*(with_sample(u, sample) for u in unions)) if unions else ((), ())
+    lists: list[dict[str, np.ndarray]] = [{} for _ in unions]
     for signal in active:
         if signal.name in full:
             per_query = [None if s is None else np.asarray(s)[r] for s, r in zip(full[signal.name], scored)]
         elif signal.score_rows is not None:
-            per_query = signal.score_rows(index, batch, scored)
+            per_query = signal.score_rows(index, batch, list(scored))
         else:
             per_query = [None if s is None else np.asarray(s)[r] for s, r in zip(signal.score(index, batch), scored)]
-        for pool, scores in zip(out, per_query):
+        for mine, scores in zip(lists, per_query):
             if scores is not None:
-                pool.lists[signal.name] = scores[:len(pool.rows)]
-                pool.outside.scores[signal.name] = scores[len(pool.rows):]
-    return out
+                mine[signal.name] = scores
+    return [make_pool(u, o, mine, len(index.chunks), index.tie_position) for u, o, mine in zip(unions, others, lists)]
