@@ -654,17 +654,14 @@ class Index:
         results = []
         fused, batch = self._fused_scores(queries, opts, batch_size, rows, kk)
         qvecs = batch.centred if batch.centred is not None else batch.plain
-        for i, (query, (pool, scores)) in enumerate(zip(queries, fused)):
-            if pool is not None:  # fused over a candidate pool (already inside ``rows``)
-                best = _top_k(scores, kk, self._in_tie_order_local(pool))
-                scores, top = scores[best], pool[best]
-            else:
-                if rows is not None:
-                    masked = np.full(len(scores), -np.inf)
-                    masked[rows] = scores[rows]
-                    scores = masked
-                top = _top_k(scores, kk, self.tie_order)
-                scores = scores[top]
+        for i, (query, (pool, scores, order)) in enumerate(zip(queries, fused)):
+            if pool is None and rows is not None:  # a candidate pool is already inside ``rows``
+                masked = np.full(len(scores), -np.inf)
+                masked[rows] = scores[rows]
+                scores = masked
+            best = _top_k(scores, kk, order)
+            top = best if pool is None else pool[best]
+            scores = scores[best]
             qv = None if qvecs is None else qvecs[i]
             results.append(self._hits(scores, top, self._highlights(query, top, qv, use_centroids,
                                                                     bool(opts.translate))))
@@ -875,20 +872,20 @@ class Index:
         return np.argsort(self.tie_position[pool], kind="stable")
 
     def _fused_scores(self, queries: list[str], opts: SearchOptions, batch_size: int,
-                      rows: np.ndarray | None = None, k: int = 1) -> tuple[list[tuple[np.ndarray | None, np.ndarray]],
-                                                                          signals.QueryBatch]:
-        """Fused scores for hybrid and lexical search, one (pool, scores) per query: pool None for a full array
-        over every chunk (exact search), else the candidate rows (inside ``rows``, at least ``k`` per ranking)
-        the scores are for."""
+                      rows: np.ndarray | None = None, k: int = 1
+                      ) -> tuple[list[tuple[np.ndarray | None, np.ndarray, np.ndarray]], signals.QueryBatch]:
+        """Fused scores for hybrid and lexical search, one (pool, scores, order) per query: pool None for a full
+        array over every chunk (exact search), else the candidate rows (inside ``rows``, at least ``k`` per
+        ranking) the scores are for; order: the scores' positions in tie-break order."""
         c = pools.pool_size(opts.candidates, len(self.chunks)) if opts.mode == "hybrid" else 0
         c = max(c, k) if c else 0
         per_query, batch = self._component_scores(queries, opts, batch_size, pool=c, allowed=rows)
         method = opts.fusion
         qvecs = batch.centred if batch.centred is not None else batch.plain
-        out: list[tuple[np.ndarray | None, np.ndarray]] = []
+        out: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]] = []
         for i, (pool, lists, outside) in enumerate(per_query):
             if opts.mode == "lexical":
-                out.append((None, lists["lexical"].astype(np.float64)))
+                out.append((None, lists["lexical"].astype(np.float64), self.tie_order))
                 continue
             order = self.tie_order if pool is None else self._in_tie_order_local(pool)
             langs = self.chunk_languages if pool is None else self.chunk_languages[pool]
@@ -899,7 +896,7 @@ class Index:
                 extra = self._feedback_scores(qvecs[i], top if pool is None else pool[top],
                                               batch.centred is not None, "sentence" in lists, pool)
                 fused = fused + fusion.fuse(extra, fusion.FEEDBACK_WEIGHTS, method, order)  # fuse only the new
-            out.append((pool, fused))
+            out.append((pool, fused, order))
         return out, batch
 
     def _feedback_scores(self, qvec: np.ndarray, top: np.ndarray, use_centroids: bool, use_sentences: bool,
