@@ -72,12 +72,20 @@ def _rebuild_hint(path: Path) -> str:
 
 
 # ---------------------------------------------------------------------- reading
-def _read_regular(path: Path, max_bytes: int, expected: int | None = None) -> bytes:
-    """Read a regular file without following a symlink, without blocking on a FIFO and never past ``max_bytes``.
+@contextlib.contextmanager
+def _checked_fd(path: Path, max_bytes: int, expected: int | None) -> Iterator[int]:
+    """A descriptor of ``path`` opened without following a symlink and without blocking on a FIFO, once it is
+    known to be a regular file of ``expected`` bytes (when given) and at most ``max_bytes``.
 
-    Raises FileNotFoundError when it is missing and IndexLoadError when it is not a plain file or too big.
+    Raises FileNotFoundError when it is missing and IndexLoadError when it is a symlink, not a plain file or
+    of the wrong size.
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
+            raise IndexLoadError(f"{path} is a symbolic link; an index holds only the files swsearch wrote") from None
+        raise
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -88,42 +96,30 @@ def _read_regular(path: Path, max_bytes: int, expected: int | None = None) -> by
         if st.st_size > max_bytes:
             raise IndexLoadError(f"{path} is {st.st_size} bytes, more than the {max_bytes} allowed; "
                                  f"{_rebuild_hint(path.parent)}")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
-            raise IndexLoadError(f"{path} is a symbolic link; an index holds only the files swsearch wrote") from None
-        raise
+        yield fd
     finally:
         os.close(fd)
+
+
+def _read_regular(path: Path, max_bytes: int, expected: int | None = None) -> bytes:
+    """Read a regular file (``_checked_fd``'s checks), never past ``max_bytes``."""
+    with _checked_fd(path, max_bytes, expected) as fd, os.fdopen(fd, "rb", closefd=False) as fh:
+        data = fh.read(max_bytes + 1)
     if len(data) > max_bytes or (expected is not None and len(data) != expected):
         raise IndexLoadError(f"{path} changed size while it was read; try again")
     return data
 
 
 def _read_mapped(path: Path, expected: int) -> tuple[mmap.mmap | bytes, str]:
-    """``_read_regular``'s checks, then the file's sha256 (read in blocks, so its pages stay in the page cache,
+    """``_checked_fd``'s checks, then the file's sha256 (read in blocks, so its pages stay in the page cache,
     not in this process) and a read-only memory map of it. An index version is never written again once
     its manifest names it, so the map shows what was hashed."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise IndexLoadError(f"{path} is not a regular file; an index holds only the files swsearch wrote")
-        if st.st_size != expected:
-            raise IndexLoadError(f"{path} is truncated or corrupt (size differs from the manifest); "
-                                 f"{_rebuild_hint(path.parent)}")
-        digest = hashlib.sha256()
+    digest = hashlib.sha256()
+    with _checked_fd(path, expected, expected) as fd:
         with os.fdopen(fd, "rb", closefd=False) as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
         data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if expected else b""
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise IndexLoadError(f"{path} is a symbolic link; an index holds only the files swsearch wrote") from None
-        raise
-    finally:
-        os.close(fd)
     return data, digest.hexdigest()
 
 
