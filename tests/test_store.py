@@ -157,3 +157,11 @@ def test_large_arrays_are_memory_mapped_checked_and_rank_alike(real_hash_index, 
     (store.data_dir(path) / name).write_bytes(bytes(data))
     with pytest.raises(IndexLoadError, match=f"{name} is truncated or corrupt"):
         Index.load(path, model=HashEmbedder())
+
+
+def test_jsonl_load_reads_one_object_per_line_and_nothing_else():
+    assert store.jsonl_load(b'{"a": 1}\n\n{"b": "x\\ny"}\n') == [{"a": 1}, {"b": "x\ny"}]
+    for bad in (b'{"a": 1}, {"b": 2}\n', b'{"a": 1}\n[1]\n', b'{"a": 1}\n2\n', b'{"a": 1\n}\n',
+                b'{"a": 1}]\n[{"b": 2}\n'):
+        with pytest.raises(ValueError):
+            store.jsonl_load(bad)

@@ -1059,7 +1059,7 @@ class Index:
         if is_url(path):
             return PgIndex.load(str(path), model=model)
         manifest, files = store.read_index_dir(path)
-        problem = _MANIFEST_SCHEMA(manifest, "manifest")
+        problem = _MANIFEST_SCHEMA(manifest)
         if problem:
             raise IndexLoadError(f"{path} is corrupt ({problem}); rebuild it with: "
                                  f"swsearch index [CORPUS] --out {path}")

@@ -7,106 +7,124 @@ install needs no validation library. Unknown fields are allowed (newer versions 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
-Check = Callable[[Any, str], "str | None"]  # the problem with a value at a path, or None
+#: what is wrong, and where below the checked value: (relative path such as ".documents[3].id", description)
+Problem = tuple[str, str]
+#: a value's problem, or None; a check builds no path text unless the value fails (a manifest lists every
+#: document, so formatting a path per field would cost seconds at a million documents)
+Check = Callable[[Any], "Problem | None"]
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def _kind(value: Any) -> str:
     return type(value).__name__ if value is not None else "null"
 
 
-def text(value: Any, path: str) -> str | None:
-    return None if isinstance(value, str) else f"{path} must be text (got {_kind(value)})"
+def text(value: Any) -> Problem | None:
+    return None if isinstance(value, str) else ("", f"must be text (got {_kind(value)})")
 
 
-def optional_text(value: Any, path: str) -> str | None:
-    return None if value is None or isinstance(value, str) else f"{path} must be text or null (got {_kind(value)})"
+def optional_text(value: Any) -> Problem | None:
+    return None if value is None or isinstance(value, str) else ("", f"must be text or null (got {_kind(value)})")
 
 
-def flag(value: Any, path: str) -> str | None:
-    return None if isinstance(value, bool) else f"{path} must be true or false (got {_kind(value)})"
+def flag(value: Any) -> Problem | None:
+    return None if isinstance(value, bool) else ("", f"must be true or false (got {_kind(value)})")
 
 
 def count(low: int = 0) -> Check:
-    def check(value: Any, path: str) -> str | None:
+    def check(value: Any) -> Problem | None:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            return f"{path} must be a whole number of at least {low} (got {value!r:.40})"
+            return "", f"must be a whole number of at least {low} (got {value!r:.40})"
         return None
     return check
 
 
-def number(value: Any, path: str) -> str | None:
+def number(value: Any) -> Problem | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == float("inf"):
-        return f"{path} must be a finite number (got {value!r:.40})"
+        return "", f"must be a finite number (got {value!r:.40})"
     return None
 
 
 def one_of(*choices: str) -> Check:
-    def check(value: Any, path: str) -> str | None:
-        return None if value in choices else f"{path} must be one of {', '.join(choices)} (got {value!r:.40})"
+    def check(value: Any) -> Problem | None:
+        return None if value in choices else ("", f"must be one of {', '.join(choices)} (got {value!r:.40})")
     return check
 
 
-def hex_digest(value: Any, path: str) -> str | None:
-    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+def hex_digest(value: Any) -> Problem | None:
+    if isinstance(value, str) and _HEX64.fullmatch(value):
         return None
-    return f"{path} must be a sha256 hex digest (got {value!r:.40})"
+    return "", f"must be a sha256 hex digest (got {value!r:.40})"
 
 
 def obj(fields: dict[str, Check], optional: tuple[str, ...] = ()) -> Check:
     """A JSON object with these fields (those in ``optional`` may be missing)."""
-    def check(value: Any, path: str) -> str | None:
+    items = [(name, field_check, name in optional) for name, field_check in fields.items()]
+
+    def check(value: Any) -> Problem | None:
         if not isinstance(value, dict):
-            return f"{path} must be an object (got {_kind(value)})"
-        for name, field_check in fields.items():
+            return "", f"must be an object (got {_kind(value)})"
+        for name, field_check, may_miss in items:
             if name not in value:
-                if name in optional:
+                if may_miss:
                     continue
-                return f"{path}.{name} is missing"
-            problem = field_check(value[name], f"{path}.{name}")
+                return f".{name}", "is missing"
+            problem = field_check(value[name])
             if problem:
-                return problem
+                return f".{name}{problem[0]}", problem[1]
         return None
     return check
 
 
 def mapping_of(values: Check) -> Check:
-    def check(value: Any, path: str) -> str | None:
+    def check(value: Any) -> Problem | None:
         if not isinstance(value, dict):
-            return f"{path} must be an object (got {_kind(value)})"
+            return "", f"must be an object (got {_kind(value)})"
         for key, item in value.items():
-            problem = values(item, f"{path}[{key!r:.40}]")
+            problem = values(item)
             if problem:
-                return problem
+                return f"[{key!r:.40}]{problem[0]}", problem[1]
         return None
     return check
 
 
 def list_of(items: Check) -> Check:
-    def check(value: Any, path: str) -> str | None:
+    def check(value: Any) -> Problem | None:
         if not isinstance(value, list):
-            return f"{path} must be a list (got {_kind(value)})"
+            return "", f"must be a list (got {_kind(value)})"
         for i, item in enumerate(value):
-            problem = items(item, f"{path}[{i}]")
+            problem = items(item)
             if problem:
-                return problem
+                return f"[{i}]{problem[0]}", problem[1]
         return None
     return check
 
 
-def any_json(value: Any, path: str) -> str | None:
+def any_json(value: Any) -> Problem | None:
     return None
 
 
+def named(check: Check, root: str) -> Callable[[Any], str | None]:
+    """``check`` as a one-line message about the value called ``root``: "manifest.model.dim must be ..."."""
+    def message(value: Any) -> str | None:
+        problem = check(value)
+        return None if problem is None else f"{root}{problem[0]} {problem[1]}"
+    return message
+
+
 def manifest_schema(languages: tuple[str, ...], context_modes: tuple[str, ...], index_types: tuple[str, ...],
-                    modes: tuple[str, ...]) -> Check:
-    """The schema of manifest.json (format 1 and 2), given the values swsearch knows."""
+                    modes: tuple[str, ...]) -> Callable[[Any], str | None]:
+    """The schema of manifest.json (format 1 and 2), given the values swsearch knows: a function from a parsed
+    manifest to the first problem ("manifest.documents[3].language must be one of en, zh (got 'fr')") or None."""
     document = obj({"id": text, "title": text, "language": one_of(*languages), "date": optional_text,
                     "source": optional_text, "sha256": hex_digest, "chars": count(0), "metadata": mapping_of(any_json)},
                    optional=("title", "date", "source", "chars", "metadata"))
-    return obj({
+    return named(obj({
         "format": text, "format_version": count(1), "swsearch_version": text,
         "model": obj({"name": text, "backend": text, "fingerprint": text, "dim": count(1), "max_tokens": count(1)},
                      optional=("max_tokens",)),
@@ -119,4 +137,4 @@ def manifest_schema(languages: tuple[str, ...], context_modes: tuple[str, ...], 
                       optional=("default_mode", "lexical", "centroids", "sentences", "weights")),
         "counts": obj({"documents": count(0), "chunks": count(0), "sentences": count(0)}, optional=("sentences",)),
         "documents": list_of(document),
-    }, optional=("swsearch_version", "search", "corpus_fingerprint", "index_type"))
+    }, optional=("swsearch_version", "search", "corpus_fingerprint", "index_type")), "manifest")
