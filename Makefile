@@ -25,9 +25,10 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -q
 
-# the quick benchmark run end to end (~210 s) and the 30-second PostgreSQL stress test: CI runs them after make test
+# the quick benchmark run end to end (~210 s), the 30-second PostgreSQL stress test and the MiniLM ONNX export
+# tests (~1 min): CI runs them after make test
 test-benchmarks: $(STAMP)
-	$(BIN)/pytest -q -m "benchmark or stress"
+	$(BIN)/pytest -q -m "benchmark or stress or export"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

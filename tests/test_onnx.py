@@ -11,7 +11,8 @@ import pytest
 import swsearch
 from swsearch.embed import get_embedder, get_query_embedder
 
-pytestmark = pytest.mark.slow
+# the MiniLM build and export cost about a minute: make test-benchmarks (CI) runs these, make test does not
+pytestmark = [pytest.mark.slow, pytest.mark.export]
 HEAVY = ("torch", "transformers", "sentence_transformers", "sklearn")
 LONG = " ".join(["The community worker team is staffed according to the number of urban residents."] * 40)
 QUERIES = ["When was the China Association of Social Workers founded?", "volunteer insurance",
