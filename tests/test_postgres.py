@@ -4,6 +4,7 @@ as the FAISS store, changes as transactions, readers and a writer at once, and o
 from __future__ import annotations
 
 import collections
+import importlib.util
 import random
 import time
 
@@ -249,3 +250,11 @@ def test_the_framework_retrievers_take_a_database_index(pg_url, tiny_corpus):
     docs = SwsearchRetriever(index=pg, k=3).invoke("volunteers hours recorded")
     assert [d.id for d in docs] == [h.chunk_id for h in pg.search("volunteers hours recorded", k=3)]
     assert docs[0].metadata["doc_id"] and docs[0].metadata["rank"] == 1
+    if importlib.util.find_spec("llama_index") is not None:
+        from swsearch.llamaindex import SwsearchRetriever as LlamaRetriever
+
+        nodes = LlamaRetriever(index=pg, k=3, language="en").retrieve("volunteers hours recorded")
+        hits = pg.search("volunteers hours recorded", k=3, language="en")
+        assert [n.node.node_id for n in nodes] == [h.chunk_id for h in hits]
+        assert [n.score for n in nodes] == [h.score for h in hits]
+        assert all(n.node.metadata["language"] == "en" for n in nodes)
