@@ -1,0 +1,244 @@
+"""Levers tried for one default across both regimes (issue #15), measured on scores, not shipped.
+
+Each lever is scored from the rankings ``Index.component_scores`` returns (the same ones hybrid search
+fuses), so one index build and one embedding of every query serve every lever:
+
+- **blend**: ``(1 - a) * plain fusion + a * per-language fusion`` (``language_pools``) for fixed ``a``;
+- **language gap**: how far the best other-language chunk's centred score is from the best same-language
+  one, per query: the evidence an adaptive blend would read, by whether the gold is in the query's language;
+- **subspace removal**: the low-rank language subspace of Xie et al. (EMNLP 2022), fitted on the
+  parallel pairs of books 1-2 (the top ``r`` right singular vectors of the differences of each pair's centred
+  vectors) and projected out of every centred chunk, sentence and query vector; scored on books 3-4 only;
+- **translation detection**: how well the centred chunk cosine tells a translation from the best other
+  article, against the best cross-language cosine in the policy corpus (which has no translations).
+
+Run: ``PYTHONPATH=. python -m benchmarks.parallel_levers [--work DIR] [--out FILE]`` (``--work`` keeps the
+parallel index and reuses it; the build takes a few minutes). Prints tables; ``--out`` writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import swsearch
+from swsearch import fusion
+from swsearch.documents import detect_language
+from swsearch.evaluate import contains_span, load_queries
+
+from . import parallel
+from .common import DEV_QUERIES, FRESH_QUERIES, HELDOUT_QUERIES, OWN_QUERIES
+
+POLICY = {"dev": DEV_QUERIES, "own": OWN_QUERIES, "heldout": HELDOUT_QUERIES, "fresh": FRESH_QUERIES}
+DIRECTIONS = ("en->en", "en->zh", "zh->zh", "zh->en")
+
+
+def log(msg: str) -> None:
+    print(f"[parallel_levers {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+class Case:
+    """One query set on one index: its rankings, relevance, the rows a protocol keeps, and what the
+    projected signals need (centred vectors)."""
+
+    def __init__(self, index: swsearch.Index, queries: list[str], relevant: np.ndarray,
+                 keep: np.ndarray | None = None, directions: list[str] | None = None):
+        self.index, self.relevant, self.keep, self.directions = index, relevant, keep, directions
+        self.lists = index.component_scores(queries)
+        self.query_languages = [detect_language(q) for q in queries]
+        self.plain = index.embedder.encode_queries(queries)
+
+    def with_keep(self, keep: np.ndarray) -> Case:
+        """The same queries and rankings under another protocol (the rows it keeps)."""
+        other = object.__new__(Case)
+        other.__dict__.update(self.__dict__, keep=keep)
+        return other
+
+    def mrr(self, fused: list[np.ndarray], rows: np.ndarray | None = None) -> np.ndarray:
+        order = self.index.tie_order
+        out = []
+        for i in (range(len(fused)) if rows is None else rows):
+            s = fused[i] if self.keep is None else np.where(self.keep[i], fused[i], -np.inf)
+            top = fusion.top_k(s, 10, order)
+            hit = np.flatnonzero(self.relevant[i][top])
+            out.append(1.0 / (hit[0] + 1) if len(hit) else 0.0)
+        return np.array(out)
+
+
+def _groups(index: swsearch.Index) -> list[np.ndarray]:
+    langs = index.chunk_languages[index.tie_order]
+    return [index.tie_order[langs == lang] for lang in np.unique(langs)]
+
+
+def fused(case: Case, a: float = 0.0, lists: list[dict] | None = None) -> list[np.ndarray]:
+    """Plain RRF fusion blended with per-language fusion by ``a`` (0: today's default, 1: language_pools)."""
+    order, groups = case.index.tie_order, _groups(case.index)
+    out = []
+    for one in lists or case.lists:
+        plain = fusion.fuse_rankings(one, None, "rrf", order) if a < 1 else 0.0
+        pooled = fusion.fuse_rankings(one, None, "rrf", order, groups) if a > 0 else 0.0
+        out.append((1 - a) * plain + a * pooled)
+    return out
+
+
+def _centred(index: swsearch.Index, vectors: np.ndarray, languages) -> np.ndarray:
+    c = index.centring
+    codes = np.array([c.languages.index(str(lang)) if str(lang) in c.languages else 0 for lang in languages])
+    return _normalize(vectors - c.matrix[codes])
+
+
+def projected_lists(case: Case, basis: np.ndarray) -> list[dict]:
+    """The rankings with dense_centred and sentence recomputed after projecting ``basis`` out."""
+    ix = case.index
+
+    def project(x: np.ndarray) -> np.ndarray:
+        return _normalize(x - (x @ basis.T) @ basis) if len(basis) else x
+
+    chunks = project(_centred(ix, ix.chunk_vectors.matrix(), ix.chunk_languages))
+    sv = ix.sentence_vectors
+    sentences = project(_centred(ix, sv.matrix, ix.chunk_languages[sv.spans[:, 0]]))
+    queries = project(_centred(ix, case.plain, case.query_languages))
+    dense = queries @ chunks.T
+    best = np.maximum.reduceat(queries @ sentences.T, sv.starts, axis=1)
+    return [{**one, "dense_centred": dense[i], "sentence": best[i]} for i, one in enumerate(case.lists)]
+
+
+def language_basis(index: swsearch.Index, zh_rows: np.ndarray, en_rows: np.ndarray, r: int) -> np.ndarray:
+    """The top ``r`` directions of the differences between paired centred vectors (Xie et al.'s LSAR fitted on
+    parallel pairs instead of language means, which give only rank 1 for two languages)."""
+    x = _centred(index, index.chunk_vectors.matrix(), index.chunk_languages)
+    _, _, vt = np.linalg.svd(x[zh_rows] - x[en_rows], full_matrices=False)
+    return vt[:r]
+
+
+def gaps(case: Case) -> np.ndarray:
+    """Per query: best other-language centred score minus best same-language centred score."""
+    langs = case.index.chunk_languages
+    out = []
+    for one, lang in zip(case.lists, case.query_languages):
+        s = one["dense_centred"]
+        out.append(s[langs != lang].max() - s[langs == lang].max())
+    return np.array(out)
+
+
+def run(work: Path | None) -> dict:
+    pairs = parallel.load_pairs(False)
+    if work is not None and (work / "manifest.json").is_file():
+        index = swsearch.Index.load(work)
+    else:
+        log(f"building the parallel index ({2 * len(pairs)} documents)")
+        index = swsearch.Index.build(parallel.documents(pairs))
+        if work is not None:
+            index.save(work)
+    docs = np.array([c.doc_id for c in index.chunks])
+    books = np.array([p["book"] for p in pairs])
+    train, test = np.flatnonzero(books <= 2), np.flatnonzero(books > 2)
+    cases: dict[str, Case] = {}
+    for src, dst in (("zh", "en"), ("en", "zh")):
+        target = np.stack([docs == f"{p['id']}-{dst}" for p in pairs])
+        own = np.stack([docs == f"{p['id']}-{src}" for p in pairs])
+        to_dst = np.broadcast_to(index.chunk_languages == dst, target.shape)
+        firsts = [parallel.first_sentence(p[src]) for p in pairs]
+        wholes = [p[src][:swsearch.index.MAX_QUERY_CHARS] for p in pairs]
+        log(f"rankings of the {src}->{dst} queries")
+        cases[f"filtered first {src}->{dst}"] = Case(index, firsts, target, to_dst)
+        cases[f"filtered whole {src}->{dst}"] = Case(index, wholes, target, to_dst)
+        cases[f"mixed first {src}->{dst}"] = cases[f"filtered first {src}->{dst}"].with_keep(~own)
+    zh_rows = np.array([np.flatnonzero(docs == f"{p['id']}-zh")[0] for p in pairs])
+    en_rows = np.array([np.flatnonzero(docs == f"{p['id']}-en")[0] for p in pairs])
+    policy_index = swsearch.default_index()
+    log("rankings of the policy questions")
+    policy: dict[str, Case] = {}
+    for name, path in POLICY.items():
+        qs = load_queries(path)
+        rel = np.array([[contains_span(c.text, q["gold"]) for c in policy_index.chunks] for q in qs])
+        policy[name] = Case(policy_index, [q["query"] for q in qs], rel, directions=[q["lang"] for q in qs])
+
+    def policy_row(fuse_one) -> dict:
+        row = {}
+        for name, case in policy.items():
+            m = case.mrr(fuse_one(case))
+            dirs = np.array(case.directions)
+            row.update({f"{name} {d}": round(float(m[dirs == d].mean()), 4) for d in DIRECTIONS})
+            row[f"{name} all"] = round(float(m.mean()), 4)
+        return row
+
+    res: dict = {"pairs": len(pairs), "train_pairs": len(train), "test_pairs": len(test), "blend": {},
+                 "subspace": {}}
+    for a in (0.0, 0.25, 0.5, 0.75, 1.0):
+        row = {k: round(float(c.mrr(fused(c, a)).mean()), 4) for k, c in cases.items()}
+        res["blend"][f"a={a}"] = {**row, **policy_row(lambda c, a=a: fused(c, a))}
+        log(f"blend a={a}")
+    for r in (0, 2, 4, 8, 16):
+        basis = (language_basis(index, zh_rows[train], en_rows[train], r) if r
+                 else np.zeros((0, index.chunk_vectors.matrix().shape[1]), dtype=np.float32))
+        row = {}
+        for a in (0.0, 1.0):
+            for k, c in cases.items():
+                row[f"{k} (a={a:g})"] = round(float(c.mrr(fused(c, a, projected_lists(c, basis)), test).mean()), 4)
+        prow = policy_row(lambda c, basis=basis: fused(c, 0.0, projected_lists(c, basis)))
+        res["subspace"][f"r={r}"] = {**row, **prow}
+        log(f"subspace r={r}")
+    res["gap"] = {}
+    for k in ("mixed first zh->en", "mixed first en->zh"):
+        res["gap"][k] = [round(float(x), 3) for x in np.percentile(gaps(cases[k]), [5, 25, 50, 75, 95])]
+    for name, case in policy.items():
+        g, d = gaps(case), np.array([x[:2] == x[-2:] for x in case.directions])
+        res["gap"][f"{name}, gold in the query's language"] = [round(float(x), 3)
+                                                              for x in np.percentile(g[d], [5, 25, 50, 75, 95])]
+        res["gap"][f"{name}, gold in the other language"] = [round(float(x), 3)
+                                                            for x in np.percentile(g[~d], [5, 25, 50, 75, 95])]
+    x = _centred(index, index.chunk_vectors.matrix(), index.chunk_languages)
+    sim = x[zh_rows] @ x[en_rows].T
+    true = np.diag(sim).copy()
+    np.fill_diagonal(sim, -np.inf)
+    y = _centred(policy_index, policy_index.chunk_vectors.matrix(), policy_index.chunk_languages)
+    pl = policy_index.chunk_languages
+    cross = (y[pl == "zh"] @ y[pl == "en"].T).max(axis=1)
+    res["translation_detection"] = {
+        "translation is the best other-language match": round(float((true > sim.max(axis=1)).mean()), 4),
+        "translation cosine p5/p25/p50": [round(float(v), 3) for v in np.percentile(true, [5, 25, 50])],
+        "best non-translation cosine p50/p95/p99": [round(float(v), 3)
+                                                    for v in np.percentile(sim.max(axis=1), [50, 95, 99])],
+        "policy corpus best cross-language cosine p50/p99/max": [round(float(v), 3)
+                                                                 for v in np.percentile(cross, [50, 99, 100])],
+    }
+    return res
+
+
+def tables(res: dict) -> str:
+    out = []
+    for part in ("blend", "subspace"):
+        rows = res[part]
+        cols = list(next(iter(rows.values())))
+        out.append(f"{part}\n| lever | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
+        out += [f"| {label} | " + " | ".join(f"{row[c]:.3f}" for c in cols) + " |" for label, row in rows.items()]
+    out.append("gap percentiles (5/25/50/75/95):")
+    out += [f"  {k}: {v}" for k, v in res["gap"].items()]
+    out += [f"{k}: {v}" for k, v in res["translation_detection"].items()]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.parallel_levers", description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, help="keep the parallel index here and reuse it")
+    parser.add_argument("--out", type=Path, help="results JSON")
+    args = parser.parse_args(argv)
+    res = run(args.work)
+    if args.out:
+        args.out.write_text(json.dumps(res, indent=1, ensure_ascii=False))
+    print(tables(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
