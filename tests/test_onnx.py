@@ -20,9 +20,11 @@ QUERIES = ["When was the China Association of Social Workers founded?", "volunte
 
 
 @pytest.fixture(scope="module")
-def minilm_index(tmp_path_factory):
+def minilm_index(tmp_path_factory, home):
     docs = [d for d in swsearch.load_corpus() if d.id[:2] in ("00", "03", "05")]  # ~170 chunks: enough to compare
-    index = swsearch.Index.build(docs, model="all-MiniLM-L6-v2")
+    with pytest.MonkeyPatch.context() as mp:  # the build exports the model: into the tests' home, as queries do
+        mp.setenv("SWSEARCH_HOME", str(home))
+        index = swsearch.Index.build(docs, model="all-MiniLM-L6-v2")
     path = index.save(tmp_path_factory.mktemp("ix") / "minilm")
     return index, path
 
@@ -104,6 +106,10 @@ def test_failed_export_gives_one_notice_and_still_answers(minilm_index, monkeypa
     built, _ = minilm_index  # the same answers as the index built in-process with sentence-transformers
     assert [h.chunk_id for h in hits] == [h.chunk_id for h in built.search("community workers", k=2)]
     assert type(index.embedder).__name__ == "SentenceTransformerEmbedder"
+    # a build whose export fails embeds its passages with torch, and its manifest says so for add()
+    small = swsearch.Index.build(["Volunteers record their service hours.", "社区工作者按人口配备。"],
+                                 model="all-MiniLM-L6-v2")
+    assert small.config["model"]["document_engine"] == "sentence-transformers"
 
 
 def test_a_damaged_export_is_made_again_with_a_notice(minilm_index, monkeypatch, caplog):
@@ -122,3 +128,28 @@ def test_a_damaged_export_is_made_again_with_a_notice(minilm_index, monkeypatch,
         again = get_query_embedder(index.config["model"])
     assert type(again).__name__ == "OnnxEmbedder" and "exporting the ONNX query encoder again" in caplog.text
     assert (folder / "model.onnx").stat().st_size == len(data)
+
+
+def test_passages_go_through_the_export_and_match_sentence_transformers(minilm_index):
+    index, _ = minilm_index
+    model = index.config["model"]
+    assert model["document_engine"] == "onnxruntime"
+    st = get_embedder("all-MiniLM-L6-v2")
+    texts = [c.text for c in index.chunks[::7]]
+    rows = np.array(range(0, len(index.chunks), 7))
+    torch_side = st._encode(texts, st.document_prefix, 32, False)  # sentence-transformers with torch
+    assert np.min(np.sum(torch_side * index.chunk_vectors.matrix()[rows], axis=1)) >= 0.9999
+    # the order given comes back, whatever order the length-sorted batches ran in
+    onnx = get_query_embedder(model)
+    shuffled = texts[::-1]
+    assert np.allclose(onnx.encode_documents(shuffled)[::-1], onnx.encode_documents(texts), atol=1e-6)
+
+
+def test_an_index_that_names_no_passage_engine_adds_with_torch(minilm_index, tmp_path):
+    from swsearch.embed import document_embedder
+
+    index, _ = minilm_index
+    legacy = {k: v for k, v in index.config["model"].items() if k != "document_engine"}
+    assert document_embedder(legacy, None, "old index").document_engine == "sentence-transformers"
+    assert document_embedder(index.config["model"], None, "new index").document_engine == "onnxruntime"
+    assert get_embedder("all-MiniLM-L6-v2").document_engine == "onnxruntime"  # the shared one is not changed

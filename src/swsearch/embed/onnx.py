@@ -118,6 +118,17 @@ class OnnxEmbedder(PrefixedEmbedder):
             return np.zeros((0, self.dim), dtype=np.float32)
         return normalize(np.vstack([self._embed(b) for b in batched(texts, batch_size, show_progress, "embedding")]))
 
+    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 32,
+                         show_progress: bool = False) -> np.ndarray:
+        """Passages in batches of similar length (longest first, as sentence-transformers orders them), so little
+        of each batch is padding; the vectors come back in the order given."""
+        texts = list(texts)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        vecs = self._encode([texts[i] for i in order], self.document_prefix, batch_size, show_progress)
+        out = np.empty_like(vecs)
+        out[order] = vecs
+        return out
+
     def count_tokens(self, text: str, *, query: bool = False) -> int:
         prefix = self.query_prefix if query else self.document_prefix
         self.tokenizer.no_truncation()

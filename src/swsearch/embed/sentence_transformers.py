@@ -5,6 +5,7 @@ torch and sentence-transformers are imported here only, when a model is actually
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,10 @@ from ..errors import MissingExtraError, ModelError
 from .base import PrefixedEmbedder, batched, normalize, threads_for, tree_sha256
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+#: the passage engines an index can record: the model's ONNX export in onnxruntime (the default: the export
+#: queries use, made once per model), or sentence-transformers with torch (``SWSEARCH_ONNX=0``, a failed export,
+#: and every index that names no engine, built before this choice existed)
+ONNX_ENGINE, ST_ENGINE = "onnxruntime", "sentence-transformers"
 MINILM_ALIASES = {"all-minilm-l6-v2", "minilm", MINILM.lower()}
 
 
@@ -40,6 +45,8 @@ class SentenceTransformerEmbedder(PrefixedEmbedder):
     """Wraps ``SentenceTransformer``; loads offline unless ``SWSEARCH_ALLOW_DOWNLOAD=1``."""
 
     backend = "sentence-transformers"
+    #: the passage engine of an index whose manifest names none
+    LEGACY_DOCUMENT_ENGINE = ST_ENGINE
 
     def __init__(self, name_or_path: str, *, query_prefix: str | None = None,
                  document_prefix: str | None = None, device: str = "cpu", max_tokens: int | None = None):
@@ -67,6 +74,10 @@ class SentenceTransformerEmbedder(PrefixedEmbedder):
         self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
                        else self.model.get_sentence_embedding_dimension())
         self._fingerprint: str | None = None
+        #: which engine embeds passages (``ONNX_ENGINE`` or ``ST_ENGINE``); the manifest records it, so ``add``
+        #: embeds new passages the way the build did
+        self.document_engine = ST_ENGINE if os.environ.get("SWSEARCH_ONNX") == "0" else ONNX_ENGINE
+        self._export = None  # the OnnxEmbedder passages go through, or False once it could not be made
 
     def model_dir(self) -> Path:
         """The folder holding the weights (a hub name is looked up in the local cache)."""
@@ -82,7 +93,32 @@ class SentenceTransformerEmbedder(PrefixedEmbedder):
 
     def describe(self) -> dict:
         return {**super().describe(), "path": self.path, "query_prefix": self.query_prefix,
-                "document_prefix": self.document_prefix}
+                "document_prefix": self.document_prefix, "document_engine": self.document_engine}
+
+    def _onnx_export(self):
+        """The model's ONNX export as an ``OnnxEmbedder``: the one queries use (``get_query_embedder`` exports it
+        once, or again when the cached one is damaged), or None with a notice when there is none."""
+        if self._export is None:
+            from . import get_query_embedder
+            found = get_query_embedder({k: v for k, v in self.describe().items() if k != "document_engine"})
+            self._export = found if type(found).__name__ == "OnnxEmbedder" else False
+            if not self._export:
+                logging.getLogger("swsearch").warning(
+                    "notice: passages are embedded by sentence-transformers (no ONNX export of %s); the index "
+                    "records it, so documents added later use the same engine", self.name)
+        return self._export or None
+
+    def encode_documents(self, texts: Sequence[str], *, batch_size: int = 32,
+                         show_progress: bool = False) -> np.ndarray:
+        """Passages through ``document_engine``: the ONNX export, in batches of similar length (about 1.5x
+        sentence-transformers' own batches here, the same vectors to a cosine of 0.9999), or torch."""
+        texts = list(texts)
+        if self.document_engine == ONNX_ENGINE and texts:
+            export = self._onnx_export()
+            if export is not None:
+                return export.encode_documents(texts, batch_size=batch_size, show_progress=show_progress)
+            self.document_engine = ST_ENGINE  # say so in the manifest
+        return self._encode(texts, self.document_prefix, batch_size, show_progress)
 
     def _encode(self, texts: Sequence[str], prefix: str, batch_size: int, show_progress: bool) -> np.ndarray:
         import torch
