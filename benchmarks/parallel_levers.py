@@ -12,7 +12,7 @@ fuses), so one index build and one embedding of every query serve every lever:
 - **translation detection**: how well the centred chunk cosine tells a translation from the best other
   article, against the best cross-language cosine in the policy corpus (which has no translations).
 
-Run: ``PYTHONPATH=. python -m benchmarks.parallel_levers [--work DIR] [--out FILE]`` (``--work`` keeps the
+Run: ``PYTHONPATH=. python -m benchmarks.parallel_levers [--work DIR] [--out FILE] [--quick]`` (``--work`` keeps the
 parallel index and reuses it; the build takes a few minutes). Prints tables; ``--out`` writes JSON.
 """
 
@@ -130,8 +130,8 @@ def gaps(case: Case) -> np.ndarray:
     return np.array(out)
 
 
-def run(work: Path | None) -> dict:
-    pairs = parallel.load_pairs(False)
+def run(work: Path | None, quick: bool = False) -> dict:
+    pairs = parallel.load_pairs(quick)
     if work is not None and (work / "manifest.json").is_file():
         index = swsearch.Index.load(work)
     else:
@@ -232,8 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.parallel_levers", description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, help="keep the parallel index here and reuse it")
     parser.add_argument("--out", type=Path, help="results JSON")
+    parser.add_argument("--quick", action="store_true", help="every 20th pair: keeps the script from rotting")
     args = parser.parse_args(argv)
-    res = run(args.work)
+    res = run(args.work, args.quick)
     if args.out:
         args.out.write_text(json.dumps(res, indent=1, ensure_ascii=False))
     print(tables(res))

@@ -43,3 +43,20 @@ def test_quick_benchmark_runs_end_to_end(tmp_path):
     row = par["systems"]["hybrid (default)"]
     assert len(row) == 6 and all(0.0 <= v <= 1.0 for v in row.values())
     assert row["filtered, first sentence zh→en"] > par["systems"]["dense (plain)"]["mixed, first sentence zh→en"]
+
+
+@pytest.mark.skipif(not (SHARED / "data" / "parallel_civil_code" / "pairs_dev.jsonl").exists(),
+                    reason="needs ../shared/data/parallel_civil_code")
+def test_the_levers_study_runs_on_a_subset(tmp_path):
+    out = tmp_path / "levers.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.parallel_levers", "--quick", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert set(res["blend"]) == {"a=0.0", "a=0.25", "a=0.5", "a=0.75", "a=1.0"}
+    assert set(res["subspace"]) == {"r=0", "r=2", "r=4", "r=8", "r=16"}
+    for table in ("blend", "subspace"):
+        assert all(0.0 <= v <= 1.0 for row in res[table].values() for v in row.values())
+    # no subspace removed and no blend is today's default fusion: the policy columns agree
+    assert res["subspace"]["r=0"]["fresh all"] == res["blend"]["a=0.0"]["fresh all"]
+    assert 0.0 < res["translation_detection"]["translation is the best other-language match"] <= 1.0
