@@ -145,11 +145,38 @@ def test_passages_go_through_the_export_and_match_sentence_transformers(minilm_i
     assert np.allclose(onnx.encode_documents(shuffled)[::-1], onnx.encode_documents(texts), atol=1e-6)
 
 
-def test_an_index_that_names_no_passage_engine_adds_with_torch(minilm_index, tmp_path):
+def test_an_index_that_names_no_passage_engine_adds_with_torch_and_a_new_one_without(minilm_index, tmp_path):
     from swsearch.embed import document_embedder
 
     index, _ = minilm_index
     legacy = {k: v for k, v in index.config["model"].items() if k != "document_engine"}
     assert document_embedder(legacy, None, "old index").document_engine == "sentence-transformers"
-    assert document_embedder(index.config["model"], None, "new index").document_engine == "onnxruntime"
+    adder = document_embedder(index.config["model"], None, "new index")
+    assert type(adder).__name__ == "OnnxEmbedder" and adder.document_engine == "onnxruntime"  # no torch needed
     assert get_embedder("all-MiniLM-L6-v2").document_engine == "onnxruntime"  # the shared one is not changed
+
+
+def test_adding_to_an_index_built_through_the_export_never_loads_torch(minilm_index, tmp_path):
+    import shutil
+
+    from swsearch.index import _split_documents
+
+    index, path = minilm_index
+    copy = tmp_path / "copy"
+    shutil.copytree(path, copy)
+    text = "\n\n".join(f"Paragraph {i}: volunteers record their service hours, and the community worker team "
+                       f"checks them every month before the district publishes the totals." for i in range(12))
+    (tmp_path / "memo.txt").write_text(text, encoding="utf-8")
+    proc = _cli_modules(["add", str(tmp_path / "memo.txt"), "--index", str(copy), "--quiet"])
+    assert "HEAVY []" in proc.stderr
+    added = swsearch.Index.load(copy)
+    rows = [i for i, c in enumerate(added.chunks) if c.doc_id == "memo"]
+    assert rows, [c.doc_id for c in added.chunks][-3:]
+    assert len(rows) > 1  # long enough to be split by the model's token counts
+    # the chunks and vectors sentence-transformers would have made
+    st = get_embedder("all-MiniLM-L6-v2")
+    doc = next(d for d in swsearch.load_corpus(tmp_path) if d.id == "memo")  # as the CLI read it
+    chunks, inputs = _split_documents([doc], st, index.config["chunking"])
+    assert [(c.start, c.end) for c in chunks] == [(added.chunks[r].start, added.chunks[r].end) for r in rows]
+    torch_side = st._encode(inputs, st.document_prefix, 32, False)
+    assert np.min(np.sum(torch_side * added.chunk_vectors.matrix()[rows], axis=1)) >= 0.9999

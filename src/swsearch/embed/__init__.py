@@ -140,6 +140,12 @@ def document_embedder(model: dict, current: Embedder | None, where: str) -> Embe
     from ..errors import IndexLoadError
 
     embedder = current
+    if (model.get("backend") == "sentence-transformers" and model.get("document_engine") == "onnxruntime"
+            and os.environ.get("SWSEARCH_ONNX") != "0"):
+        # passages go through the export: the export alone embeds them, so adding never loads torch
+        export = current if type(current).__name__ == "OnnxEmbedder" else get_query_embedder(model)
+        if type(export).__name__ == "OnnxEmbedder" and export.fingerprint() == model["fingerprint"]:
+            return export
     if embedder is None or type(embedder).__name__ == "OnnxEmbedder":
         embedder = get_embedder(model["name"])
     if embedder.fingerprint() != model["fingerprint"] or embedder.dim != model["dim"]:

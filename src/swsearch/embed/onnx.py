@@ -55,6 +55,8 @@ class OnnxEmbedder(PrefixedEmbedder):
     """Runs an exported sentence-transformers model with onnxruntime; same vectors as the original."""
 
     backend = "sentence-transformers"
+    #: what it is as a passage engine (``sentence_transformers.ONNX_ENGINE``): ``add`` uses it directly
+    document_engine = "onnxruntime"
 
     def __init__(self, folder: str | Path):
         folder = Path(folder)
