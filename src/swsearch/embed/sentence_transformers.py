@@ -110,8 +110,8 @@ class SentenceTransformerEmbedder(PrefixedEmbedder):
 
     def encode_documents(self, texts: Sequence[str], *, batch_size: int = 32,
                          show_progress: bool = False) -> np.ndarray:
-        """Passages through ``document_engine``: the ONNX export, in batches of similar length (about 1.5x
-        sentence-transformers' own batches here, the same vectors to a cosine of 0.9999), or torch."""
+        """Passages through ``document_engine``: the ONNX export, in batches of similar length (a whole MiniLM
+        build 1.28x faster than through torch here, the same vectors to a cosine of 0.9999), or torch."""
         texts = list(texts)
         if self.document_engine == ONNX_ENGINE and texts:
             export = self._onnx_export()
