@@ -180,3 +180,19 @@ def test_adding_to_an_index_built_through_the_export_never_loads_torch(minilm_in
     assert [(c.start, c.end) for c in chunks] == [(added.chunks[r].start, added.chunks[r].end) for r in rows]
     torch_side = st._encode(inputs, st.document_prefix, 32, False)
     assert np.min(np.sum(torch_side * added.chunk_vectors.matrix()[rows], axis=1)) >= 0.9999
+
+
+def test_a_build_with_the_export_cached_never_loads_torch_and_makes_the_same_index(minilm_index, tmp_path):
+    index, _ = minilm_index  # its build exported the model into the tests' SWSEARCH_HOME
+    code = ("import sys, swsearch\n"
+            "docs = [d for d in swsearch.load_corpus() if d.id[:2] in ('00', '03', '05')]\n"
+            f"swsearch.Index.build(docs, model='all-MiniLM-L6-v2').save({str(tmp_path / 'again')!r})\n"
+            f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "HEAVY []" in proc.stderr
+    again = swsearch.Index.load(tmp_path / "again")
+    assert again.config["model"] == index.config["model"]
+    assert [(c.id, c.start, c.end) for c in again.chunks] == [(c.id, c.start, c.end) for c in index.chunks]
+    assert np.array_equal(again.chunk_vectors.matrix(), index.chunk_vectors.matrix())
+    assert np.array_equal(again.sentence_vectors.matrix, index.sentence_vectors.matrix)

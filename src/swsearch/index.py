@@ -16,7 +16,7 @@ import numpy as np
 from . import __version__, filters, fusion, pools, schema, signals, store, vectors
 from .centroids import Centring
 from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
-from .embed import DEFAULT_MODEL, Embedder, get_embedder, get_query_embedder, normalize, query_engine
+from .embed import DEFAULT_MODEL, Embedder, build_embedder, get_embedder, get_query_embedder, normalize, query_engine
 from .errors import IndexLoadError, IndexWriteError, InputError
 from .fusion import top_k as _top_k
 from .options import SEARCH_MODES, SearchOptions, resolve_call
@@ -448,7 +448,7 @@ class Index:
         docs = sorted(as_documents(documents), key=lambda d: d.id)  # rows in tie-break order: see ``tie_order``
         _warn_other_languages(docs)
         progress.stage("loading the model")
-        embedder = get_embedder(model)
+        embedder = build_embedder(model)
         limit = min(max_tokens or embedder.max_tokens, embedder.max_tokens)
         t0 = time.perf_counter()
         chunking = {"max_tokens": limit, "paragraph_tokens": paragraph_tokens, "context": context, "split": split,

@@ -85,7 +85,11 @@ class OnnxEmbedder(PrefixedEmbedder):
         return self.meta["fingerprint"]
 
     def describe(self) -> dict:
-        return {**super().describe(), "query_prefix": self.query_prefix, "document_prefix": self.document_prefix}
+        """What a manifest records, the same fields as ``SentenceTransformerEmbedder.describe`` (a build may run on
+        the export alone)."""
+        from .sentence_transformers import resolve_model_path
+        return {**super().describe(), "path": resolve_model_path(self.name), "query_prefix": self.query_prefix,
+                "document_prefix": self.document_prefix, "document_engine": self.document_engine}
 
     def warm_up(self) -> None:
         """Open the one-thread session a single query uses."""
