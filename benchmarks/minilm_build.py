@@ -3,8 +3,9 @@
 Each round builds the bundled corpus in fresh processes with the CLI: passages through the model's ONNX export
 (the default), through sentence-transformers with torch (``SWSEARCH_ONNX=0``), each with and without sentence
 vectors (``--no-sentences``), and the peer script over the same chunks. The ONNX export is made once before the
-first round (it is cached per model, like the query path's), so the rounds time builds, not the export; the
-export's own cost is reported separately. Run: ``PYTHONPATH=. python -m benchmarks.minilm_build [--rounds N]``.
+first round (it is cached per model, like the query path's), so the default builds run on it alone, without
+torch, and the rounds time builds, not the export; the first build's time, export included, is reported
+separately. Run: ``PYTHONPATH=. python -m benchmarks.minilm_build [--rounds N]``.
 """
 
 from __future__ import annotations
