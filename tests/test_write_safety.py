@@ -140,6 +140,25 @@ def test_format_1_index_is_read_and_replaced(tiny_index, tmp_path):
     assert Index.load(legacy).chunks == tiny_index.chunks
 
 
+def test_replacing_a_format_1_index_removes_only_the_files_it_recorded(tiny_index, tmp_path):
+    manifest, files = store.read_index_dir(tiny_index.save(tmp_path / "new"))
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    for name, data in files.items():
+        (legacy / name).write_bytes(data)
+    (legacy / "notes.txt").write_text("the user's own notes")
+    manifest = {k: v for k, v in manifest.items() if k != "data"} | {"format_version": 1}
+    changed = next(iter(files))
+    (legacy / changed).write_bytes(b"rewritten by someone else")  # no longer the file the manifest records
+    manifest["files"]["notes.txt"] = {"bytes": 3, "sha256": "0" * 64}  # a name alone must not be enough
+    (legacy / "manifest.json").write_text(json.dumps(manifest))
+    tiny_index.save(legacy)
+    left = sorted(p.name for p in legacy.iterdir() if not p.name.startswith("v"))
+    assert left == sorted([".lock", "manifest.json", "notes.txt", changed])
+    assert (legacy / "notes.txt").read_text() == "the user's own notes"
+    assert Index.load(legacy).chunks == tiny_index.chunks
+
+
 def test_leftovers_of_killed_writers_are_swept(saved, tiny_index):
     (saved / ".tmp-0123abcd").mkdir()
     (saved / ".tmp-0123abcd" / "chunks.jsonl").write_text("half")

@@ -420,11 +420,28 @@ def _write_locked(path: Path, manifest: dict[str, Any], files: dict[str, bytes])
         if _VERSION_DIR.fullmatch(name) and name not in keep:
             _remove_version(path / name)
     if old is not None and old.get("format_version") == 1:  # a format-1 index kept its files beside the manifest
-        for name in old.get("files") or {}:
-            if isinstance(name, str) and _FILE_NAME.fullmatch(name) and name != MANIFEST:
+        files = old.get("files")
+        for name, entry in (files.items() if isinstance(files, dict) else ()):
+            if (isinstance(name, str) and _FILE_NAME.fullmatch(name) and name != MANIFEST
+                    and _as_recorded(path / name, entry)):
                 with contextlib.suppress(OSError):
                     os.unlink(path / name)
     return path
+
+
+def _as_recorded(path: Path, entry: Any) -> bool:
+    """Whether ``path`` is still the very file a manifest entry records (its size and sha256): a file swsearch
+    wrote. A name alone proves nothing: the manifest is text anyone can edit, and the file may be replaced."""
+    size = entry.get("bytes") if isinstance(entry, dict) else None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return False
+    try:
+        data, digest = _read_mapped(path, size)
+    except (OSError, ValueError, IndexLoadError):
+        return False
+    if isinstance(data, mmap.mmap):
+        data.close()
+    return digest == entry.get("sha256")
 
 
 # ---------------------------------------------------------------------- serialisation helpers
