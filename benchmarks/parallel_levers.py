@@ -29,7 +29,9 @@ import numpy as np
 import swsearch
 from swsearch import fusion
 from swsearch.documents import detect_language
+from swsearch.embed import normalize
 from swsearch.evaluate import contains_span, load_queries
+from swsearch.index import _language_groups
 
 from . import parallel
 from .common import DEV_QUERIES, FRESH_QUERIES, HELDOUT_QUERIES, OWN_QUERIES
@@ -40,10 +42,6 @@ DIRECTIONS = ("en->en", "en->zh", "zh->zh", "zh->en")
 
 def log(msg: str) -> None:
     print(f"[parallel_levers {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def _normalize(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 class Case:
@@ -74,14 +72,10 @@ class Case:
         return np.array(out)
 
 
-def _groups(index: swsearch.Index) -> list[np.ndarray]:
-    langs = index.chunk_languages[index.tie_order]
-    return [index.tie_order[langs == lang] for lang in np.unique(langs)]
-
-
 def fused(case: Case, a: float = 0.0, lists: list[dict] | None = None) -> list[np.ndarray]:
     """Plain RRF fusion blended with per-language fusion by ``a`` (0: today's default, 1: language_pools)."""
-    order, groups = case.index.tie_order, _groups(case.index)
+    order = case.index.tie_order
+    groups = _language_groups(case.index.chunk_languages, order)  # what language_pools=True groups by
     out = []
     for one in lists or case.lists:
         plain = fusion.fuse_rankings(one, None, "rrf", order) if a < 1 else 0.0
@@ -90,10 +84,9 @@ def fused(case: Case, a: float = 0.0, lists: list[dict] | None = None) -> list[n
     return out
 
 
-def _centred(index: swsearch.Index, vectors: np.ndarray, languages) -> np.ndarray:
-    c = index.centring
-    codes = np.array([c.languages.index(str(lang)) if str(lang) in c.languages else 0 for lang in languages])
-    return _normalize(vectors - c.matrix[codes])
+def _centred_chunks(index: swsearch.Index) -> np.ndarray:
+    """Every chunk vector minus its language's centroid, normalised (``fusion.centre``)."""
+    return fusion.centre(index.chunk_vectors.matrix(), index.centring.matrix[index.centring.chunk_codes])
 
 
 def projected_lists(case: Case, basis: np.ndarray) -> list[dict]:
@@ -101,12 +94,12 @@ def projected_lists(case: Case, basis: np.ndarray) -> list[dict]:
     ix = case.index
 
     def project(x: np.ndarray) -> np.ndarray:
-        return _normalize(x - (x @ basis.T) @ basis) if len(basis) else x
+        return normalize(x - (x @ basis.T) @ basis) if len(basis) else x
 
-    chunks = project(_centred(ix, ix.chunk_vectors.matrix(), ix.chunk_languages))
-    sv = ix.sentence_vectors
-    sentences = project(_centred(ix, sv.matrix, ix.chunk_languages[sv.spans[:, 0]]))
-    queries = project(_centred(ix, case.plain, case.query_languages))
+    c, sv = ix.centring, ix.sentence_vectors
+    chunks = project(_centred_chunks(ix))
+    sentences = project(fusion.centre(sv.matrix, c.matrix[c.chunk_codes[sv.spans[:, 0]]]))
+    queries = project(c.centre_queries(case.plain, case.query_languages))
     dense = queries @ chunks.T
     best = np.maximum.reduceat(queries @ sentences.T, sv.starts, axis=1)
     return [{**one, "dense_centred": dense[i], "sentence": best[i]} for i, one in enumerate(case.lists)]
@@ -115,7 +108,7 @@ def projected_lists(case: Case, basis: np.ndarray) -> list[dict]:
 def language_basis(index: swsearch.Index, zh_rows: np.ndarray, en_rows: np.ndarray, r: int) -> np.ndarray:
     """The top ``r`` directions of the differences between paired centred vectors (Xie et al.'s LSAR fitted on
     parallel pairs instead of language means, which give only rank 1 for two languages)."""
-    x = _centred(index, index.chunk_vectors.matrix(), index.chunk_languages)
+    x = _centred_chunks(index)
     _, _, vt = np.linalg.svd(x[zh_rows] - x[en_rows], full_matrices=False)
     return vt[:r]
 
@@ -197,11 +190,11 @@ def run(work: Path | None, quick: bool = False) -> dict:
                                                               for x in np.percentile(g[d], [5, 25, 50, 75, 95])]
         res["gap"][f"{name}, gold in the other language"] = [round(float(x), 3)
                                                             for x in np.percentile(g[~d], [5, 25, 50, 75, 95])]
-    x = _centred(index, index.chunk_vectors.matrix(), index.chunk_languages)
+    x = _centred_chunks(index)
     sim = x[zh_rows] @ x[en_rows].T
     true = np.diag(sim).copy()
     np.fill_diagonal(sim, -np.inf)
-    y = _centred(policy_index, policy_index.chunk_vectors.matrix(), policy_index.chunk_languages)
+    y = _centred_chunks(policy_index)
     pl = policy_index.chunk_languages
     cross = (y[pl == "zh"] @ y[pl == "en"].T).max(axis=1)
     res["translation_detection"] = {
