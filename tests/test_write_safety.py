@@ -126,13 +126,19 @@ def test_a_damaged_index_of_ours_can_be_rebuilt_in_place(saved, tiny_index):
     assert len(Index.load(saved)) == len(tiny_index)
 
 
-def test_format_1_index_is_read_and_replaced(tiny_index, tmp_path):
-    manifest, files = store.read_index_dir(tiny_index.save(tmp_path / "new"))
+def _format_1_copy(index, tmp_path):
+    """The index's files laid out as format 1 did (beside the manifest, no version folder): (folder, manifest
+    as it would be written, files)."""
+    manifest, files = store.read_index_dir(index.save(tmp_path / "new"))
     legacy = tmp_path / "legacy"
     legacy.mkdir()
     for name, data in files.items():
         (legacy / name).write_bytes(data)
-    manifest = {k: v for k, v in manifest.items() if k != "data"} | {"format_version": 1}
+    return legacy, {k: v for k, v in manifest.items() if k != "data"} | {"format_version": 1}, files
+
+
+def test_format_1_index_is_read_and_replaced(tiny_index, tmp_path):
+    legacy, manifest, _ = _format_1_copy(tiny_index, tmp_path)
     (legacy / "manifest.json").write_text(json.dumps(manifest))
     assert Index.load(legacy).chunks == tiny_index.chunks
     tiny_index.save(legacy)
@@ -141,13 +147,8 @@ def test_format_1_index_is_read_and_replaced(tiny_index, tmp_path):
 
 
 def test_replacing_a_format_1_index_removes_only_the_files_it_recorded(tiny_index, tmp_path):
-    manifest, files = store.read_index_dir(tiny_index.save(tmp_path / "new"))
-    legacy = tmp_path / "legacy"
-    legacy.mkdir()
-    for name, data in files.items():
-        (legacy / name).write_bytes(data)
+    legacy, manifest, files = _format_1_copy(tiny_index, tmp_path)
     (legacy / "notes.txt").write_text("the user's own notes")
-    manifest = {k: v for k, v in manifest.items() if k != "data"} | {"format_version": 1}
     changed = next(iter(files))
     (legacy / changed).write_bytes(b"rewritten by someone else")  # no longer the file the manifest records
     manifest["files"]["notes.txt"] = {"bytes": 3, "sha256": "0" * 64}  # a name alone must not be enough
