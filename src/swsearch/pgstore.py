@@ -152,7 +152,7 @@ def _ddl(schema: str, dim: int) -> list[str]:
         f"CREATE INDEX ON {s}.sentences (chunk_pk)",
         f"""CREATE TABLE {s}.postings (token text NOT NULL,
             chunk_pk bigint NOT NULL REFERENCES {s}.chunks(pk) ON DELETE CASCADE, tf integer NOT NULL,
-            length integer NOT NULL, PRIMARY KEY (token, chunk_pk))""",
+            length integer NOT NULL, PRIMARY KEY (token, chunk_pk) INCLUDE (tf, length))""",
         f"CREATE INDEX ON {s}.postings (chunk_pk)",
         f"CREATE TABLE {s}.words (word text PRIMARY KEY, freq bigint NOT NULL, gloss jsonb)",
         f"CREATE TABLE {s}.centroids (language text PRIMARY KEY, mean vector({dim}) NOT NULL)",
@@ -313,6 +313,7 @@ class _Snapshot:
     tables: dict
     centroids: dict[str, np.ndarray]
     avgdl: float  # the mean chunk length in tokens, for BM25
+    df: dict[str, int]  # each token's document frequency (chunks that hold it), for BM25's idf
 
     @property
     def sample(self) -> np.ndarray:
@@ -398,8 +399,9 @@ class PgIndex:
         rows.sort(key=lambda r: tie_key_of(r[1], r[2]))
         cur.execute(f"SELECT id, meta FROM {s}.documents")
         documents = {i: m for i, m in cur.fetchall()}
-        cur.execute(f"SELECT token, sum(tf)::bigint FROM {s}.postings GROUP BY token")
-        counts = dict(cur.fetchall())
+        cur.execute(f"SELECT token, sum(tf)::bigint, count(*) FROM {s}.postings GROUP BY token")
+        stats = cur.fetchall()
+        counts = {t: total for t, total, _ in stats}
         cur.execute(f"SELECT word, freq, gloss FROM {s}.words")
         words = cur.fetchall()
         cur.execute(f"SELECT language, mean FROM {s}.centroids")
@@ -410,12 +412,15 @@ class PgIndex:
                                              {w: f for w, f, _ in words}, int(self.config["jieba_total"]))
         snap = _Snapshot(version, np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows],
                          [r[2] for r in rows], np.array([r[3] for r in rows]), documents,
-                         ChineseSegmenter(lexicon), tables, centroids, avgdl)
+                         ChineseSegmenter(lexicon), tables, centroids, avgdl, {t: df for t, _, df in stats})
         self._snapshot = snap
         return snap
 
     def _begin_read(self, cur) -> None:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # BM25 aggregates the query words' postings per chunk (up to every chunk): PostgreSQL's default 4 MB
+        # spills that to disk and sorts instead of hashing, about twice as slow from 100k chunks up
+        cur.execute("SET LOCAL work_mem = '64MB'")
 
     @property
     def documents(self) -> dict[str, dict]:
@@ -555,67 +560,79 @@ class PgIndex:
     def _pool(self, cur, snap: _Snapshot, qv: np.ndarray, cq: np.ndarray | None, lexical: dict[str, list[str]],
               use_sentences: bool, c: int, rows: np.ndarray | None, need: int) -> pools.Pool:
         """``pools.pooled_lists`` on the database: the dense rankings' top ``c`` from the HNSW index (per language
-        for the centred one), the lexical rankings' (``lexical``: their tokens) from SQL's BM25, every ranking
-        scored exactly over the union and over the fixed sample of the others (rows are in tie-break order
-        here). Should the graph's filtered search leave fewer than ``need`` candidates, every row the filter
-        keeps is one."""
+        for the centred one), the lexical rankings' (``lexical``: their tokens) from one BM25 pass in SQL, every
+        ranking scored exactly over the union and over the fixed sample of the others (rows are in tie-break
+        order here). Should the graph's filtered search leave fewer than ``need`` candidates, every row the
+        filter keeps is one."""
         found = []
-        for tokens in lexical.values():
-            best = self._bm25(cur, snap, tokens, top=c if rows is None else 0)
-            found.append(best if rows is None else top_of(best, c, rows))
         if rows is not None and len(rows) <= 4 * c:  # a narrow filter: every row it keeps is a candidate
             found.append(rows)
         else:
             found.append(self._nearest(cur, snap, qv, c, None, rows))
             if cq is not None:
                 found += [self._nearest(cur, snap, cq, c, lang, rows) for lang in sorted(snap.centroids)]
-        union = np.unique(np.concatenate(found))
+        dense = np.unique(np.concatenate(found))
+        bm25 = self._bm25(cur, snap, lexical, top=c, rows=np.union1d(dense, snap.sample), allowed=rows)
+        union = np.unique(np.concatenate([dense, *(top_of(v, c, rows) for v in bm25.values())]))
         if len(union) < need:
             union = np.arange(len(snap.pks)) if rows is None else np.unique(rows)
+            if lexical:
+                bm25 = self._bm25(cur, snap, lexical)
         others, scored = pools.with_sample(union, snap.sample)
         lists = self._vector_scores(cur, snap, qv, cq, use_sentences, scored)
-        lists.update({name: self._bm25(cur, snap, tokens, rows=scored) for name, tokens in lexical.items()})
+        lists.update({name: v[scored] for name, v in bm25.items()})
         return pools.make_pool(union, others, lists, len(snap.pks))
 
-    def _bm25(self, cur, snap: _Snapshot, tokens: Sequence[str], *, rows: np.ndarray | None = None,
-              top: int = 0) -> np.ndarray:
-        """BM25 for ``tokens`` (repeats count again, unknown tokens add nothing), in SQL: of every chunk, of
-        ``rows`` only (in that order), or with ``top`` the rows of the ``top`` best (only those leave the
-        database: a common word's posting list can hold most of the corpus)."""
+    def _bm25(self, cur, snap: _Snapshot, lexical: Mapping[str, Sequence[str]], *, top: int = 0,
+              rows: np.ndarray | None = None, allowed: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """BM25 of every chunk for each lexical ranking (``lexical``: name -> tokens; repeats count again, unknown
+        tokens add nothing), in one SQL pass over the query tokens' postings (index-only: the key holds tf and
+        length; the idf comes from the snapshot's document frequencies). With ``top``, only what a candidate pool
+        needs leaves the database: each ranking's ``top`` best (inside ``allowed``) and the scores of ``rows``;
+        every other chunk reads 0 (a common word's posting list can hold most of the corpus)."""
         from collections import Counter
 
-        size = len(snap.pks) if rows is None else len(rows)
-        scores = np.zeros(size)
+        n = len(snap.pks)
+        out = {name: np.zeros(n) for name in lexical}
+        counted = {name: Counter(t for t in tokens if t in snap.df) for name, tokens in lexical.items()}
+        tokens = sorted(set().union(*counted.values())) if counted else []
         if not tokens:
-            return np.zeros(0, dtype=np.int64) if top else scores
-        counted = Counter(tokens)
-        s, p = self.location.schema, self.config["bm25"]
-        n = float(len(snap.pks))
-        # rows: a hash join with them (``chunk_pk = ANY(array)`` scans the whole array for every posting)
-        only = "" if rows is None else "JOIN unnest(%(pks)s::bigint[]) r(chunk_pk) USING (chunk_pk)"
-        best = "" if not top else "ORDER BY 2 DESC, 1 LIMIT %(top)s"
-        cur.execute(f"""WITH q(token, mult) AS (SELECT * FROM unnest(%(tokens)s::text[], %(mults)s::int[])),
-                        df AS MATERIALIZED (SELECT q.token, (SELECT count(*) FROM {s}.postings x
-                                                           WHERE x.token = q.token)::float8
-                               AS df FROM q)
-                        SELECT p.chunk_pk, sum(q.mult * ln(1 + (%(n)s - df.df + 0.5) / (df.df + 0.5))
-                                               * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / %(avgdl)s)))
-                        FROM {s}.postings p JOIN q USING (token) JOIN df USING (token) {only}
-                        GROUP BY p.chunk_pk {best}""",
-                    {"tokens": list(counted), "mults": list(counted.values()), "n": n, "k1": p["k1"], "b": p["b"],
-                     "avgdl": snap.avgdl, "top": top,
-                     "pks": None if rows is None else snap.pks[rows].tolist()})
-        got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, 2)
-        found = snap.rows_of(got[:, 0].astype(np.int64)) if len(got) else np.zeros(0, dtype=np.int64)
-        if top:
-            return found
-        if rows is None:
-            scores[found] = got[:, 1]
-        else:
-            place = np.full(len(snap.pks), -1)
-            place[rows] = np.arange(len(rows))
-            scores[place[found]] = got[:, 1]
-        return scores
+            return out
+        p, s = self.config["bm25"], self.location.schema
+        df = np.array([snap.df[t] for t in tokens], dtype=np.float64)
+        params: dict[str, Any] = {"tokens": tokens, "idf": np.log(1 + (n - df + 0.5) / (df + 0.5)).tolist(),
+                                  "k1": p["k1"], "b": p["b"], "avgdl": snap.avgdl, "top": top}
+        names = list(lexical)
+        for i, name in enumerate(names):
+            params[f"m{i}"] = [counted[name][t] for t in tokens]
+        mults = ", ".join(f"%(m{i})s::int[]" for i in range(len(names)))
+        cols = ", ".join(f"m{i}" for i in range(len(names)))
+        sums = ", ".join(f"sum(q.m{i} * w.w) AS s{i}" for i in range(len(names)))
+        picked = ", ".join(f"s{i}" for i in range(len(names)))
+        sql = f"""WITH q AS (SELECT * FROM unnest(%(tokens)s::text[], %(idf)s::float8[], {mults})
+                             q(token, idf, {cols})),
+                  agg AS {"MATERIALIZED" if top else ""} (
+                      SELECT p.chunk_pk, {sums} FROM {s}.postings p JOIN q USING (token)
+                      CROSS JOIN LATERAL (SELECT q.idf * p.tf / (p.tf + %(k1)s::float8 * (1 - %(b)s::float8
+                                                 + %(b)s::float8 * p.length / %(avgdl)s::float8))) w(w)
+                      GROUP BY p.chunk_pk)"""
+        if not top:
+            sql += f" SELECT chunk_pk, {picked} FROM agg"
+        else:  # rows: a hash join with them (``chunk_pk = ANY(array)`` scans the whole array for every posting)
+            inside = "" if allowed is None else "JOIN unnest(%(allowed)s::bigint[]) a(chunk_pk) USING (chunk_pk)"
+            parts = [f"SELECT chunk_pk, {picked} FROM agg WHERE chunk_pk IN (SELECT unnest(%(rows)s::bigint[]))"]
+            parts += [f"(SELECT chunk_pk, {picked} FROM agg {inside} WHERE s{i} > 0 ORDER BY s{i} DESC, chunk_pk "
+                      "LIMIT %(top)s)" for i in range(len(names))]
+            sql += " " + " UNION ".join(parts)
+            params["rows"] = snap.pks[rows].tolist() if rows is not None else []
+            params["allowed"] = None if allowed is None else snap.pks[allowed].tolist()
+        cur.execute(sql, params)
+        got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, len(names) + 1)
+        if len(got):
+            at = snap.rows_of(got[:, 0].astype(np.int64))
+            for i, name in enumerate(names):
+                out[name][at] = got[:, i + 1]
+        return out
 
     def _search_one(self, cur, snap: _Snapshot, query: str, qv: np.ndarray | None, opts: SearchOptions, k: int,
                     rows: np.ndarray | None) -> list:
@@ -658,7 +675,7 @@ class PgIndex:
             if opts.mode == "dense":
                 lists = {"dense_centred" if cq is not None else "dense":
                          lists["dense_centred"] if cq is not None else lists["dense"]}
-        lists.update({name: self._bm25(cur, snap, tokens) for name, tokens in lexical.items()})
+        lists.update(self._bm25(cur, snap, lexical))
         if opts.mode == "hybrid":
             groups = _language_groups(snap.languages, order) if opts.language_pools else None
             scores = fusion.fuse_rankings(lists, opts.weights, opts.fusion, order, groups)
