@@ -129,6 +129,12 @@ _CENTRED = ("((-(t.embedding <#> %(cq)s)) - (-(m.mean <#> %(cq)s))) / "
             "sqrt(greatest(1 + 2 * (t.embedding <#> m.mean) + (m.mean <#> m.mean) * -1, 1e-24))")
 
 
+def _bigints(values: Any) -> str:
+    """Chunk keys as one ``bigint[]`` literal (cast with ``::bigint[]``): thousands of them go to the server
+    about twice as fast as a list the driver adapts one by one."""
+    return "{" + ",".join(map(str, np.asarray(values, dtype=np.int64).tolist())) + "}"
+
+
 def _array(v: Any) -> np.ndarray:
     """A vector column's value as float32 (pgvector's ``Vector``, or a plain sequence)."""
     return np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=np.float32)
@@ -500,9 +506,9 @@ class PgIndex:
         if rows is not None:
             place[rows] = np.arange(len(rows))
         size = n if rows is None else len(rows)
-        params = {"q": qv, "cq": cq, "pks": None if rows is None else snap.pks[rows].tolist()}
-        only = "" if rows is None else "WHERE t.pk = ANY(%(pks)s)"
-        only_sentences = "" if rows is None else "WHERE t.chunk_pk = ANY(%(pks)s)"
+        params = {"q": qv, "cq": cq, "pks": None if rows is None else _bigints(snap.pks[rows])}
+        only = "" if rows is None else "WHERE t.pk = ANY(%(pks)s::bigint[])"
+        only_sentences = "" if rows is None else "WHERE t.chunk_pk = ANY(%(pks)s::bigint[])"
 
         def fetch(sql: str, width: int) -> tuple[np.ndarray, np.ndarray]:
             cur.execute(sql, params)
@@ -545,8 +551,8 @@ class PgIndex:
             params["lang"] = language
             kept &= snap.languages == language
         if rows is not None:
-            where.append("pk = ANY(%(pks)s)")
-            params["pks"] = snap.pks[rows].tolist()
+            where.append("pk = ANY(%(pks)s::bigint[])")
+            params["pks"] = _bigints(snap.pks[rows])
             inside = np.zeros(len(snap.pks), dtype=bool)
             inside[rows] = True
             kept &= inside
@@ -624,8 +630,8 @@ class PgIndex:
             parts += [f"(SELECT chunk_pk, {picked} FROM agg {inside} WHERE s{i} > 0 ORDER BY s{i} DESC, chunk_pk "
                       "LIMIT %(top)s)" for i in range(len(names))]
             sql += " " + " UNION ".join(parts)
-            params["rows"] = snap.pks[rows].tolist() if rows is not None else []
-            params["allowed"] = None if allowed is None else snap.pks[allowed].tolist()
+            params["rows"] = _bigints(snap.pks[rows] if rows is not None else [])
+            params["allowed"] = None if allowed is None else _bigints(snap.pks[allowed])
         cur.execute(sql, params)
         got = np.array(cur.fetchall(), dtype=np.float64).reshape(-1, len(names) + 1)
         if len(got):
