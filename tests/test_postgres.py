@@ -19,7 +19,7 @@ from .test_grow import TINY_QUERIES, _questions, assert_same_ranking
 
 OPTIONS = ({}, {"mode": "dense"}, {"mode": "lexical"}, {"centroids": False}, {"fusion": "convex"},
            {"language_pools": True}, {"translate": False}, {"sentences": False}, {"candidates": 1000},
-           {"candidates": 2})
+           {"candidates": 2}, {"feedback": 2}, {"feedback": 1, "centroids": False}, {"feedback": 2, "candidates": 3})
 
 
 def _same_top10_share(a, b, queries, **options) -> float:
@@ -40,7 +40,7 @@ def test_the_database_ranks_like_the_faiss_store(pg_url, real_hash_index):
     assert isinstance(pg, PgIndex) and len(pg) == len(memory)
     queries = _questions()  # every second of the 80 dev and own questions in hybrid search, every fourth in the others
     assert _same_top10_share(memory, pg, queries[::2]) >= 0.95
-    for options in ({"mode": "dense"}, {"mode": "lexical"}):
+    for options in ({"mode": "dense"}, {"mode": "lexical"}, {"feedback": 3}):
         assert _same_top10_share(memory, pg, queries[::4], **options) >= 0.95, options
     a, b = memory.search_batch(queries[:10], 10), pg.search_batch(queries[:10], 10)
     assert [h.highlight for r in a for h in r][:50] == [h.highlight for r in b for h in r][:50]

@@ -456,8 +456,6 @@ class PgIndex:
 
         queries = Index._check_queries(queries)
         opts = resolve_call(options, self.default_mode, **shorthand)
-        if opts.feedback:
-            raise InputError("feedback is not available on the PostgreSQL store yet; leave it out")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InputError(f"k must be a whole number of at least 1 (got {k!r})")
         if language is not None and language not in LANGUAGES:
@@ -671,6 +669,11 @@ class PgIndex:
             order = np.arange(len(pool.rows))  # rows, and so the pool, are in tie-break order already
             groups = _language_groups(snap.languages[pool.rows], order) if opts.language_pools else None
             fused = fusion.fuse_rankings(pool.lists, opts.weights, opts.fusion, order, groups, pool.outside)
+            if opts.feedback and qv is not None:
+                top = pool.rows[fusion.top_k(fused, opts.feedback, order)]
+                extra = self._feedback_scores(cur, snap, qv if cq is None else cq, cq is not None, top,
+                                              use_sentences, pool.rows)
+                fused = fused + fusion.fuse(extra, fusion.FEEDBACK_WEIGHTS, opts.fusion, order)
             best = fusion.top_k(fused, min(k, available), order)
             return self._hits(cur, snap, pool.rows[best], fused[best], cq if cq is not None else qv, cq is not None,
                               set(own) | set(translated))
@@ -685,6 +688,11 @@ class PgIndex:
         if opts.mode == "hybrid":
             groups = _language_groups(snap.languages, order) if opts.language_pools else None
             scores = fusion.fuse_rankings(lists, opts.weights, opts.fusion, order, groups)
+            if opts.feedback and qv is not None:
+                top = fusion.top_k(scores, opts.feedback, order)
+                extra = self._feedback_scores(cur, snap, qv if cq is None else cq, cq is not None, top,
+                                              use_sentences)
+                scores = scores + fusion.fuse(extra, fusion.FEEDBACK_WEIGHTS, opts.fusion, order)
         else:
             scores = next(iter(lists.values())).astype(np.float64)
         if rows is not None:
@@ -694,6 +702,27 @@ class PgIndex:
         top = fusion.top_k(scores, min(k, available), order)
         return self._hits(cur, snap, top, scores[top], cq if cq is not None else qv, cq is not None,
                           set(own) | set(translated))
+
+    def _feedback_scores(self, cur, snap: _Snapshot, qvec: np.ndarray, centred: bool, top: np.ndarray,
+                         use_sentences: bool, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """``Index._feedback_scores`` on the database: the query (centred when ``centred``) moved towards the
+        mean of its ``top`` chunks in the space it was scored in, scored again over every chunk or ``rows``."""
+        from .embed import normalize
+
+        cur.execute(f"SELECT embedding, language FROM {self.location.schema}.chunks WHERE pk = ANY(%s::bigint[])",
+                    (_bigints(snap.pks[top]),))
+        got = cur.fetchall()
+        vecs = np.stack([_array(v) for v, _ in got])
+        if centred:
+            means = np.stack([snap.centroids[lang] for _, lang in got])
+            diff = vecs - means
+            vecs = diff / np.maximum(np.linalg.norm(diff, axis=1), 1e-12)[:, None]
+        q2 = normalize(qvec[None, :] + vecs.mean(axis=0))[0]
+        lists = self._vector_scores(cur, snap, q2, q2 if centred else None, use_sentences, rows)
+        extra = {"feedback": lists["dense_centred" if centred else "dense"]}
+        if use_sentences:
+            extra["feedback_sentence"] = lists["sentence"]
+        return extra
 
     def _hits(self, cur, snap: _Snapshot, top: np.ndarray, scores: np.ndarray, qv: np.ndarray | None,
               centred: bool, words: set[str]) -> list:
