@@ -70,24 +70,51 @@ def test_every_option_and_filter_works_on_the_database(pg_url, tiny_corpus):
         pg.search("volunteers", doc_ids=["nope"])
 
 
+def _terms_match_postings(pg: PgIndex) -> bool:
+    """The per-token statistics every write keeps equal what the postings say."""
+    s = pg.location.schema
+    with pg._conn.cursor() as cur:
+        cur.execute(f"SELECT token, df, total FROM {s}.terms")
+        kept = {t: (df, total) for t, df, total in cur.fetchall()}
+        cur.execute(f"SELECT token, count(*), sum(tf) FROM {s}.postings GROUP BY token")
+        counted = {t: (df, total) for t, df, total in cur.fetchall()}
+    return bool(kept) and kept == counted
+
+
 def test_add_and_delete_are_transactions_that_rank_like_a_build(pg_url, tiny_corpus):
     docs = swsearch.load_corpus(tiny_corpus)
     pg = Index.build(docs[:2], model=HashEmbedder(), store=pg_url).add(docs[2:])
+    assert _terms_match_postings(pg)
     fresh = Index.build(docs, model=HashEmbedder())
     for options in ({}, {"mode": "dense"}, {"mode": "lexical"}):
         assert_same_ranking(fresh, pg, TINY_QUERIES, k=7, **options)
     pg.delete([d.id for d in docs[1:3]])
     smaller = Index.build([docs[0], docs[3]], model=HashEmbedder())
     assert set(pg.documents) == set(smaller.documents)
+    assert _terms_match_postings(pg)
     assert_same_ranking(smaller, pg, TINY_QUERIES, k=5)
     with pytest.raises(InputError, match="already in the index"):
         pg.add([docs[0]])
     pg.upsert([swsearch.Document(id=docs[0].id, text="Replaced text about harbour cranes.", language="en")])
     assert pg.search("harbour cranes", k=1)[0].doc_id == docs[0].id
+    assert _terms_match_postings(pg)
     with pytest.raises(InputError, match="unknown document id"):
         pg.delete(["nope"])
     with pytest.raises(InputError, match="empty index"):
         pg.delete(list(pg.documents))
+
+
+def test_an_index_written_before_the_terms_table_reads_and_changes_alike(pg_url, tiny_corpus):
+    docs = swsearch.load_corpus(tiny_corpus)
+    pg = Index.build(docs[:3], model=HashEmbedder(), store=pg_url)
+    s = pg.location.schema
+    with pg._conn.cursor() as cur:  # as the previous version wrote it: no terms table, no "terms" in the config
+        cur.execute(f"DROP TABLE {s}.terms")
+        cur.execute(f"UPDATE {s}.meta SET value = value - 'terms' WHERE key = 'config'")
+    old = Index.load(pg_url, model=HashEmbedder())
+    assert "terms" not in old.config
+    old.add(docs[3:]).delete([docs[0].id])
+    assert_same_ranking(Index.build(docs[1:], model=HashEmbedder()), old, TINY_QUERIES, k=5)
 
 
 def test_errors_name_the_problem_without_credentials(pg_server, pg_url, tmp_path):

@@ -160,6 +160,7 @@ def _ddl(schema: str, dim: int) -> list[str]:
             chunk_pk bigint NOT NULL REFERENCES {s}.chunks(pk) ON DELETE CASCADE, tf integer NOT NULL,
             length integer NOT NULL, PRIMARY KEY (token, chunk_pk) INCLUDE (tf, length))""",
         f"CREATE INDEX ON {s}.postings (chunk_pk)",
+        f"CREATE TABLE {s}.terms (token text PRIMARY KEY, df bigint NOT NULL, total bigint NOT NULL)",
         f"CREATE TABLE {s}.words (word text PRIMARY KEY, freq bigint NOT NULL, gloss jsonb)",
         f"CREATE TABLE {s}.centroids (language text PRIMARY KEY, mean vector({dim}) NOT NULL)",
     ]
@@ -207,8 +208,9 @@ def _refresh_derived(cur, loc: Location) -> None:
 
 def _insert(cur, loc: Location, documents: Sequence[Mapping[str, Any]], chunks: Sequence[Chunk],
             languages: Sequence[str], vecs: np.ndarray, spans: np.ndarray | None, sent_vecs: np.ndarray | None,
-            tokens: Sequence[Sequence[str]], words: Mapping[str, tuple[int, Any]]) -> None:
-    """Insert documents with their chunks, sentences, postings and new words (inside the caller's transaction)."""
+            tokens: Sequence[Sequence[str]], words: Mapping[str, tuple[int, Any]], terms: bool) -> None:
+    """Insert documents with their chunks, sentences, postings and new words (inside the caller's transaction);
+    ``terms``: the index keeps per-token statistics (``_count_terms``)."""
     from collections import Counter
 
     s = loc.schema
@@ -238,6 +240,31 @@ def _insert(cur, loc: Location, documents: Sequence[Mapping[str, Any]], chunks: 
     for word, (freq, gloss) in words.items():
         cur.execute(f"INSERT INTO {s}.words (word, freq, gloss) VALUES (%s, %s, %s) ON CONFLICT (word) DO NOTHING",
                     (word, freq, None if gloss is None else json.dumps(gloss, ensure_ascii=False)))
+    if terms:
+        df: Counter = Counter()
+        total: Counter = Counter()
+        for toks in tokens:
+            df.update(set(toks))
+            total.update(toks)
+        cur.execute(f"""INSERT INTO {s}.terms (token, df, total)
+                        SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[])
+                        ON CONFLICT (token) DO UPDATE SET df = terms.df + excluded.df,
+                                                          total = terms.total + excluded.total""",
+                    (list(df), list(df.values()), [total[t] for t in df]))
+
+
+def _forget(cur, loc: Location, doc_ids: Sequence[str], terms: bool) -> None:
+    """Delete documents with everything of theirs (inside the caller's transaction), taking their postings out
+    of the per-token statistics first when the index keeps them."""
+    s = loc.schema
+    if terms:
+        cur.execute(f"""UPDATE {s}.terms t SET df = t.df - d.df, total = t.total - d.total
+                        FROM (SELECT p.token, count(*) AS df, sum(p.tf) AS total FROM {s}.postings p
+                              JOIN {s}.chunks c ON c.pk = p.chunk_pk WHERE c.doc_id = ANY(%s)
+                              GROUP BY p.token) d
+                        WHERE t.token = d.token""", (list(doc_ids),))
+        cur.execute(f"DELETE FROM {s}.terms WHERE df <= 0")
+    cur.execute(f"DELETE FROM {s}.documents WHERE id = ANY(%s)", (list(doc_ids),))
 
 
 def create(location: str, index) -> PgIndex:
@@ -258,13 +285,13 @@ def create(location: str, index) -> PgIndex:
                 cur.execute(statement)
             config = {**{k: index.config[k] for k in ("model", "chunking", "search") if k in index.config},
                       "format": FORMAT, "format_version": FORMAT_VERSION, "bm25": _bm25_params(index.lexical),
-                      "jieba_total": _jieba_total(index.lexical)}
+                      "jieba_total": _jieba_total(index.lexical), "terms": True}
             cur.execute(f"INSERT INTO {loc.schema}.meta VALUES ('config', %s), ('version', '0')",
                         (json.dumps(config),))
             sv = index.sentence_vectors
             _insert(cur, loc, list(index.documents.values()), index.chunks, index.chunk_languages.tolist(),
                     index.chunk_vectors.matrix(), None if sv is None else sv.spans, None if sv is None else sv.matrix,
-                    index.lexical.tokens, _words_of(index.lexical))
+                    index.lexical.tokens, _words_of(index.lexical), terms=True)
             # an HNSW build whose graph outgrows maintenance_work_mem (64 MB by default) slows down tenfold:
             # give this transaction room, and let the server use its parallel maintenance workers
             cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
@@ -276,6 +303,10 @@ def create(location: str, index) -> PgIndex:
         conn.close()
         raise IndexWriteError(f"could not write the index to {loc.shown} ({_redact(str(exc).splitlines()[0])}); "
                               "nothing was changed") from None
+    try:  # BM25 reads the postings key alone only where the visibility map says so: set it now, not at autovacuum
+        conn.execute(f"VACUUM {loc.schema}.postings")
+    except Error:
+        pass  # not this user's to vacuum: autovacuum will, and until then BM25 also reads the table
     return PgIndex(loc, conn, embedder=index._embedder)
 
 
@@ -405,7 +436,10 @@ class PgIndex:
         rows.sort(key=lambda r: tie_key_of(r[1], r[2]))
         cur.execute(f"SELECT id, meta FROM {s}.documents")
         documents = {i: m for i, m in cur.fetchall()}
-        cur.execute(f"SELECT token, sum(tf)::bigint, count(*) FROM {s}.postings GROUP BY token")
+        if self.config.get("terms"):  # kept by every write: a few thousand rows instead of every posting
+            cur.execute(f"SELECT token, total, df FROM {s}.terms")
+        else:  # an index written before the terms table existed
+            cur.execute(f"SELECT token, sum(tf)::bigint, count(*) FROM {s}.postings GROUP BY token")
         stats = cur.fetchall()
         counts = {t: total for t, total, _ in stats}
         cur.execute(f"SELECT word, freq, gloss FROM {s}.words")
@@ -782,7 +816,7 @@ class PgIndex:
             cur.execute(f"SELECT count(*) FROM {s}.documents")
             if cur.fetchone()[0] == len(found):
                 raise InputError("deleting every document would leave an empty index; build a new one instead")
-            cur.execute(f"DELETE FROM {s}.documents WHERE id = ANY(%s)", (ids,))
+            _forget(cur, self.location, ids, bool(self.config.get("terms")))
             _refresh_derived(cur, self.location)
         return self
 
@@ -831,14 +865,14 @@ class PgIndex:
                 raise InputError(f"document {there[0]!r} is already in the index; use upsert to replace it, or "
                                  "delete it")
             if there:
-                cur.execute(f"DELETE FROM {s}.documents WHERE id = ANY(%s)", (there,))
+                _forget(cur, self.location, there, bool(self.config.get("terms")))
             new_words = {t for toks in tokens for t in toks if _CJK_RUN.fullmatch(t)}
             cur.execute(f"SELECT word FROM {s}.words WHERE word = ANY(%s)", (sorted(new_words),))
             new_words -= {r[0] for r in cur.fetchall()}
             gloss = glossary(new_words) if new_words else {}
             words = {w: (seg.frequency(w), gloss.get(w)) for w in new_words}
             _insert(cur, self.location, [_document_meta(d) for d in docs], chunks, [lang[c.doc_id] for c in chunks],
-                    vecs, spans, sent_vecs, tokens, words)
+                    vecs, spans, sent_vecs, tokens, words, terms=bool(self.config.get("terms")))
             _refresh_derived(cur, self.location)
         return self
 
