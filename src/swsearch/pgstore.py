@@ -6,7 +6,8 @@ database (each lives in its own schema, ``swsearch_NAME``; default ``default``).
 - ``chunks`` (text, offsets, heading, language, token count, ``vector`` column with an HNSW index) and
   ``sentences`` (each chunk's sentences with their vectors, HNSW too), ``documents`` (metadata as jsonb);
 - ``postings`` (token, chunk, term frequency): BM25 is computed in SQL from them at query time, with bm25s's
-  formula ("lucene" idf and length normalisation), so its statistics are never stale after a change;
+  formula ("lucene" idf and length normalisation), so its statistics are never stale after a change; ``terms``
+  (each token's document frequency and total count), kept by every write in the same transaction;
 - ``centroids`` (each language's mean vector, recomputed in SQL by every write) and ``words`` (jieba frequency
   and CC-CEDICT gloss of the corpus's Chinese words), from which the lexicon and translation tables are
   derived exactly as ``lexical.LexicalIndex.from_tokens`` derives them;
