@@ -336,6 +336,30 @@ def _words_of(lexical) -> dict[str, tuple[int, Any]]:
 
 
 # ---------------------------------------------------------------------- reading and searching
+class _Documents(Mapping):
+    """Documents by id, their metadata kept as the JSON text the database sent and decoded on first use: a search
+    reads a few of them (its hits), and decoding every one on each snapshot reload was a third of the reload."""
+
+    def __init__(self, raw: dict[str, str]):
+        self._raw = raw
+        self._decoded: dict[str, dict] = {}
+
+    def __getitem__(self, doc_id: str) -> dict:
+        found = self._decoded.get(doc_id)
+        if found is None:
+            found = self._decoded[doc_id] = json.loads(self._raw[doc_id])
+        return found
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._raw
+
+
 @dataclass
 class _Snapshot:
     """What one version of the index holds that every search needs: chunk keys in tie-break order, languages,
@@ -346,7 +370,7 @@ class _Snapshot:
     ids: list[str]
     doc_ids: list[str]
     languages: np.ndarray
-    documents: dict[str, dict]
+    documents: _Documents
     segmenter: Any
     tables: dict
     centroids: dict[str, np.ndarray]
@@ -435,8 +459,8 @@ class PgIndex:
         cur.execute(f"SELECT pk, id, doc_id, language FROM {s}.chunks")
         rows = cur.fetchall()
         rows.sort(key=lambda r: tie_key_of(r[1], r[2]))
-        cur.execute(f"SELECT id, meta FROM {s}.documents")
-        documents = {i: m for i, m in cur.fetchall()}
+        cur.execute(f"SELECT id, meta::text FROM {s}.documents")
+        documents = _Documents(dict(cur.fetchall()))
         if self.config.get("terms"):  # kept by every write: a few thousand rows instead of every posting
             cur.execute(f"SELECT token, total, df FROM {s}.terms")
         else:  # an index written before the terms table existed
