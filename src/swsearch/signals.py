@@ -15,7 +15,7 @@ offers no candidates and is scored on the others' (the best sentence of each can
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +37,8 @@ class QueryBatch:
     plain: np.ndarray | None = None
     centred: np.ndarray | None = None
     tokens: list[tuple[list[str], list[str]]] | None = None
+    #: what two signals would otherwise compute twice (``_raw_rows``)
+    shared: dict[Any, Any] = field(default_factory=dict)
 
 
 ScoreFn = Callable[["Index", QueryBatch], list[Any]]
@@ -79,9 +81,26 @@ def _sentence(index: Index, batch: QueryBatch) -> list[Any]:
     return list(sv.best_per_chunk(sv.scores(batch.plain)))
 
 
+def _raw_rows(index: Index, batch: QueryBatch, rows: list[np.ndarray]) -> list[np.ndarray]:
+    """Each query's plain and centred vectors against its ``rows`` of chunk vectors, one ``(rows, 2)`` array per
+    query: the dense and centred rankings of a pool read the same rows, so they are gathered once."""
+    key = ("raw", tuple(id(r) for r in rows))
+    found = batch.shared.get(key)
+    if found is None or any(a is not b for a, b in zip(found[0], rows)):
+        m = index.chunk_vectors.matrix()
+        centred = batch.centred if batch.centred is not None else batch.plain
+        found = batch.shared[key] = (rows, [_two_products(m[r], q, c) for q, c, r in zip(batch.plain, centred, rows)])
+    return found[1]
+
+
+def _two_products(gathered: np.ndarray, q: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``gathered @ q`` and ``gathered @ c`` as two matrix-vector products, bit for bit what each ranking's own
+    product gives (one product with a two-column matrix rounds differently)."""
+    return np.stack([gathered @ q, gathered @ c], axis=1)
+
+
 def _dense_rows(index: Index, batch: QueryBatch, rows: list[np.ndarray]) -> list[Any]:
-    m = index.chunk_vectors.matrix()
-    return [m[r] @ q for q, r in zip(batch.plain, rows)]
+    return [raw[:, 0] for raw in _raw_rows(index, batch, rows)]
 
 
 def _dense_candidates(index: Index, batch: QueryBatch, c: int, allowed: np.ndarray | None) -> list[np.ndarray]:
@@ -90,9 +109,9 @@ def _dense_candidates(index: Index, batch: QueryBatch, c: int, allowed: np.ndarr
 
 
 def _dense_centred_rows(index: Index, batch: QueryBatch, rows: list[np.ndarray]) -> list[Any]:
-    c, m, norms = index.centring, index.chunk_vectors.matrix(), index.chunk_norms()
-    return [c.scores(q[None, :], (m[r] @ q)[None, :], c.chunk_codes[r], norms[r])[0]
-            for q, r in zip(batch.centred, rows)]
+    c, norms = index.centring, index.chunk_norms()
+    return [c.scores(q[None, :], raw[None, :, 1], c.chunk_codes[r], norms[r])[0]
+            for q, r, raw in zip(batch.centred, rows, _raw_rows(index, batch, rows))]
 
 
 def _dense_centred_candidates(index: Index, batch: QueryBatch, c: int, allowed: np.ndarray | None) -> list[np.ndarray]:
