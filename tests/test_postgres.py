@@ -104,15 +104,64 @@ def test_add_and_delete_are_transactions_that_rank_like_a_build(pg_url, tiny_cor
         pg.delete(list(pg.documents))
 
 
+def _snapshot_of(index: PgIndex):
+    index.search("volunteers", k=1)  # a search reads the current version
+    return index._snapshot
+
+
+def test_a_reader_follows_writes_through_the_change_log(pg_url, tiny_corpus):
+    docs = swsearch.load_corpus(tiny_corpus)
+    writer = Index.build(docs[:2], model=HashEmbedder(), store=pg_url)
+    reader = Index.load(pg_url, model=HashEmbedder())
+    assert not _snapshot_of(reader).from_log
+    writer.add(docs[2:3])
+    writer.upsert([swsearch.Document(id=docs[0].id, text="Replaced text about harbour cranes.", language="en")])
+    writer.add(docs[3:]).delete([docs[1].id])
+    followed = _snapshot_of(reader)  # three versions behind: the log covers them
+    fresh = _snapshot_of(Index.load(pg_url, model=HashEmbedder()))
+    assert followed.from_log and not fresh.from_log
+    assert followed.rows == fresh.rows and followed.ids == fresh.ids and list(followed.pks) == list(fresh.pks)
+    assert dict(followed.documents) == dict(fresh.documents)
+    assert reader.search("harbour cranes", k=1)[0].doc_id == docs[0].id
+    assert_same_ranking(Index.load(pg_url, model=HashEmbedder()), reader, TINY_QUERIES, k=5)
+    s = writer.location.schema
+    writer.delete([docs[2].id])
+    with writer._conn.cursor() as cur:  # a log that no longer covers the reader's version: read everything
+        cur.execute(f"DELETE FROM {s}.changes")
+    assert not _snapshot_of(reader).from_log
+    assert set(reader.documents) == {d.id for d in docs} - {docs[1].id, docs[2].id}
+    # a rebuilt index of the same name is another index, whatever its version number
+    Index.build(docs[:2], model=HashEmbedder(), store=pg_url)
+    assert set(reader.documents) == {docs[0].id, docs[1].id}
+
+
+def test_the_change_log_keeps_only_recent_versions(pg_url, tiny_corpus, monkeypatch):
+    from swsearch import pgstore
+
+    monkeypatch.setattr(pgstore, "CHANGES_KEPT", 1)
+    docs = swsearch.load_corpus(tiny_corpus)
+    writer = Index.build(docs[:1], model=HashEmbedder(), store=pg_url)
+    reader = Index.load(pg_url, model=HashEmbedder())
+    _snapshot_of(reader)
+    for d in docs[1:3]:
+        writer.add([d])
+    with writer._conn.cursor() as cur:
+        cur.execute(f"SELECT DISTINCT version FROM {writer.location.schema}.changes")
+        assert [r[0] for r in cur.fetchall()] == [3]  # the last write's only
+    assert not _snapshot_of(reader).from_log  # two writes behind, one logged: everything is read again
+    assert set(reader.documents) == {d.id for d in docs[:3]}
+
+
 def test_an_index_written_before_the_terms_table_reads_and_changes_alike(pg_url, tiny_corpus):
     docs = swsearch.load_corpus(tiny_corpus)
     pg = Index.build(docs[:3], model=HashEmbedder(), store=pg_url)
     s = pg.location.schema
-    with pg._conn.cursor() as cur:  # as the previous version wrote it: no terms table, no "terms" in the config
-        cur.execute(f"DROP TABLE {s}.terms")
-        cur.execute(f"UPDATE {s}.meta SET value = value - 'terms' WHERE key = 'config'")
+    with pg._conn.cursor() as cur:  # as the previous version wrote it: no terms or changes table or config flags
+        cur.execute(f"DROP TABLE {s}.terms, {s}.changes")
+        cur.execute(f"UPDATE {s}.meta SET value = value - 'terms' - 'changes' WHERE key = 'config'")
     old = Index.load(pg_url, model=HashEmbedder())
     assert "terms" not in old.config
+    old.search("volunteers")
     old.add(docs[3:]).delete([docs[0].id])
     assert_same_ranking(Index.build(docs[1:], model=HashEmbedder()), old, TINY_QUERIES, k=5)
 

@@ -11,7 +11,9 @@ database (each lives in its own schema, ``swsearch_NAME``; default ``default``).
 - ``centroids`` (each language's mean vector, recomputed in SQL by every write) and ``words`` (jieba frequency
   and CC-CEDICT gloss of the corpus's Chinese words), from which the lexicon and translation tables are
   derived exactly as ``lexical.LexicalIndex.from_tokens`` derives them;
-- ``meta`` (the index's configuration, as a manifest holds it, and a version that every write increments).
+- ``meta`` (the index's configuration, as a manifest holds it, and a version that every write increments) and
+  ``changes`` (which documents each of the last ``CHANGES_KEPT`` versions touched), so a reader whose snapshot
+  is a few writes old reads again only those documents' rows.
 
 Every search runs in one read-only REPEATABLE READ transaction: the scores, the chunks they name and the
 hits' texts all come from one snapshot, so a reader sees a document with all its chunks or none, whatever a
@@ -48,6 +50,8 @@ FORMAT = "swsearch-postgres"
 FORMAT_VERSION = 1
 DEFAULT_NAME = "default"
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+#: versions the change log keeps: a reader at most this many writes behind reloads only what they touched
+CHANGES_KEPT = 1000
 #: the signals this store computes in SQL (every one ``signals.SIGNALS`` declares today)
 SQL_SIGNALS = ("dense", "dense_centred", "sentence", "lexical", "lexical_translated")
 
@@ -162,6 +166,8 @@ def _ddl(schema: str, dim: int) -> list[str]:
             length integer NOT NULL, PRIMARY KEY (token, chunk_pk) INCLUDE (tf, length))""",
         f"CREATE INDEX ON {s}.postings (chunk_pk)",
         f"CREATE TABLE {s}.terms (token text PRIMARY KEY, df bigint NOT NULL, total bigint NOT NULL)",
+        f"CREATE TABLE {s}.changes (version bigint NOT NULL, doc_id text NOT NULL)",
+        f"CREATE INDEX ON {s}.changes (version)",
         f"CREATE TABLE {s}.words (word text PRIMARY KEY, freq bigint NOT NULL, gloss jsonb)",
         f"CREATE TABLE {s}.centroids (language text PRIMARY KEY, mean vector({dim}) NOT NULL)",
     ]
@@ -205,16 +211,24 @@ def _refresh_derived(cur, loc: Location) -> None:
     if cur.fetchone()[0] >= 2:
         cur.execute(f"INSERT INTO {s}.centroids SELECT language, avg(embedding) FROM {s}.chunks GROUP BY language")
     cur.execute(f"UPDATE {s}.meta SET value = to_jsonb(value::text::bigint + 1) WHERE key = 'version'")
+    cur.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'changes'",
+                (s,))
+    if cur.fetchone() is not None:  # readers further behind than this reload everything
+        cur.execute(f"DELETE FROM {s}.changes WHERE version <= (SELECT value::text::bigint FROM {s}.meta "
+                    "WHERE key = 'version') - %s", (CHANGES_KEPT,))
 
 
 def _insert(cur, loc: Location, documents: Sequence[Mapping[str, Any]], chunks: Sequence[Chunk],
             languages: Sequence[str], vecs: np.ndarray, spans: np.ndarray | None, sent_vecs: np.ndarray | None,
-            tokens: Sequence[Sequence[str]], words: Mapping[str, tuple[int, Any]], terms: bool) -> None:
+            tokens: Sequence[Sequence[str]], words: Mapping[str, tuple[int, Any]], terms: bool,
+            log: bool) -> None:
     """Insert documents with their chunks, sentences, postings and new words (inside the caller's transaction);
-    ``terms``: the index keeps per-token statistics (``_count_terms``)."""
+    ``terms``: the index keeps per-token statistics; ``log``: record the documents in the change log."""
     from collections import Counter
 
     s = loc.schema
+    if log:
+        _log_change(cur, loc, [d["id"] for d in documents])
     with cur.copy(f"COPY {s}.documents (id, language, meta) FROM STDIN") as copy:
         for d in documents:
             copy.write_row((d["id"], d["language"], json.dumps(d, ensure_ascii=False)))
@@ -254,10 +268,21 @@ def _insert(cur, loc: Location, documents: Sequence[Mapping[str, Any]], chunks: 
                     (list(df), list(df.values()), [total[t] for t in df]))
 
 
-def _forget(cur, loc: Location, doc_ids: Sequence[str], terms: bool) -> None:
-    """Delete documents with everything of theirs (inside the caller's transaction), taking their postings out
-    of the per-token statistics first when the index keeps them."""
+def _log_change(cur, loc: Location, doc_ids: Sequence[str]) -> None:
+    """Record that the write about to bump the version touches ``doc_ids`` (added, replaced or deleted): a reader
+    whose snapshot is a few versions old reloads only their chunks and documents (``PgIndex._rows``)."""
     s = loc.schema
+    cur.execute(f"""INSERT INTO {s}.changes (version, doc_id)
+                    SELECT (SELECT value::text::bigint + 1 FROM {s}.meta WHERE key = 'version'), d
+                    FROM unnest(%s::text[]) d""", (list(doc_ids),))
+
+
+def _forget(cur, loc: Location, doc_ids: Sequence[str], terms: bool, log: bool) -> None:
+    """Delete documents with everything of theirs (inside the caller's transaction), taking their postings out
+    of the per-token statistics first when the index keeps them; ``log``: record them in the change log."""
+    s = loc.schema
+    if log:
+        _log_change(cur, loc, doc_ids)
     if terms:
         cur.execute(f"""UPDATE {s}.terms t SET df = t.df - d.df, total = t.total - d.total
                         FROM (SELECT p.token, count(*) AS df, sum(p.tf) AS total FROM {s}.postings p
@@ -286,13 +311,13 @@ def create(location: str, index) -> PgIndex:
                 cur.execute(statement)
             config = {**{k: index.config[k] for k in ("model", "chunking", "search") if k in index.config},
                       "format": FORMAT, "format_version": FORMAT_VERSION, "bm25": _bm25_params(index.lexical),
-                      "jieba_total": _jieba_total(index.lexical), "terms": True}
+                      "jieba_total": _jieba_total(index.lexical), "terms": True, "changes": True}
             cur.execute(f"INSERT INTO {loc.schema}.meta VALUES ('config', %s), ('version', '0')",
                         (json.dumps(config),))
             sv = index.sentence_vectors
             _insert(cur, loc, list(index.documents.values()), index.chunks, index.chunk_languages.tolist(),
                     index.chunk_vectors.matrix(), None if sv is None else sv.spans, None if sv is None else sv.matrix,
-                    index.lexical.tokens, _words_of(index.lexical), terms=True)
+                    index.lexical.tokens, _words_of(index.lexical), terms=True, log=False)
             # an HNSW build whose graph outgrows maintenance_work_mem (64 MB by default) slows down tenfold:
             # give this transaction room, and let the server use its parallel maintenance workers
             cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
@@ -359,13 +384,20 @@ class _Documents(Mapping):
     def __contains__(self, doc_id: object) -> bool:
         return doc_id in self._raw
 
+    def changed(self, touched: set[str], raw: dict[str, str]) -> _Documents:
+        """These documents without ``touched``, plus ``raw`` (their current rows); decoded ones stay decoded."""
+        out = _Documents({**{k: v for k, v in self._raw.items() if k not in touched}, **raw})
+        out._decoded = {k: v for k, v in self._decoded.items() if k not in touched}
+        return out
+
 
 @dataclass
 class _Snapshot:
     """What one version of the index holds that every search needs: chunk keys in tie-break order, languages,
     documents, and the query-side lexicon and translation tables (reloaded only when the version changes)."""
 
-    version: int
+    version: tuple[int, int]  # (the index's meta table, the version number): a rebuilt index is another one
+    rows: list[tuple]  # (tie key, pk, id, doc_id, language) of every chunk, in tie-break order
     pks: np.ndarray  # chunk primary keys, rows in tie-break order
     ids: list[str]
     doc_ids: list[str]
@@ -376,6 +408,7 @@ class _Snapshot:
     centroids: dict[str, np.ndarray]
     avgdl: float  # the mean chunk length in tokens, for BM25
     df: dict[str, int]  # each token's document frequency (chunks that hold it), for BM25's idf
+    from_log: bool = False  # made from the previous snapshot and the change log, not read whole
 
     @property
     def sample(self) -> np.ndarray:
@@ -449,18 +482,14 @@ class PgIndex:
     def _read(self, cur) -> _Snapshot:
         """Start a read-only snapshot transaction's work: the version, and what it holds (cached per version)."""
         s = self.location.schema
-        cur.execute(f"SELECT value::text::bigint FROM {s}.meta WHERE key = 'version'")
-        version = cur.fetchone()[0]
+        cur.execute(f"SELECT to_regclass(%s)::oid::bigint, value::text::bigint FROM {s}.meta WHERE key = 'version'",
+                    (f"{s}.meta",))
+        version = tuple(cur.fetchone())
         if self._snapshot is not None and self._snapshot.version == version:
             return self._snapshot
-        from .index import tie_key_of
         from .lexical import ChineseSegmenter, lexicon_and_tables
 
-        cur.execute(f"SELECT pk, id, doc_id, language FROM {s}.chunks")
-        rows = cur.fetchall()
-        rows.sort(key=lambda r: tie_key_of(r[1], r[2]))
-        cur.execute(f"SELECT id, meta::text FROM {s}.documents")
-        documents = _Documents(dict(cur.fetchall()))
+        rows, documents, from_log = self._rows(cur, version)
         if self.config.get("terms"):  # kept by every write: a few thousand rows instead of every posting
             cur.execute(f"SELECT token, total, df FROM {s}.terms")
         else:  # an index written before the terms table existed
@@ -475,11 +504,40 @@ class PgIndex:
         avgdl = float(cur.fetchone()[0])
         lexicon, tables = lexicon_and_tables(counts, {w: g for w, _, g in words if g is not None},
                                              {w: f for w, f, _ in words}, int(self.config["jieba_total"]))
-        snap = _Snapshot(version, np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows],
-                         [r[2] for r in rows], np.array([r[3] for r in rows]), documents,
-                         ChineseSegmenter(lexicon), tables, centroids, avgdl, {t: df for t, _, df in stats})
+        snap = _Snapshot(version, rows, np.array([r[1] for r in rows], dtype=np.int64), [r[2] for r in rows],
+                         [r[3] for r in rows], np.array([r[4] for r in rows]), documents,
+                         ChineseSegmenter(lexicon), tables, centroids, avgdl, {t: df for t, _, df in stats},
+                         from_log)
         self._snapshot = snap
         return snap
+
+    def _rows(self, cur, version: tuple[int, int]) -> tuple[list[tuple], _Documents, bool]:
+        """Every chunk's (tie key, pk, id, doc_id, language) in tie-break order, and the documents, at
+        ``version``: from the cached snapshot and the change log when it covers every write since (only the
+        documents those writes touched are read again), else all of them."""
+        import heapq
+
+        from .index import tie_key_of
+
+        s, old = self.location.schema, self._snapshot
+        if (old is not None and self.config.get("changes") and old.version[0] == version[0]
+                and old.version[1] < version[1]):
+            cur.execute(f"SELECT count(DISTINCT version), array_agg(DISTINCT doc_id) FROM {s}.changes "
+                        "WHERE version > %s AND version <= %s", (old.version[1], version[1]))
+            steps, touched = cur.fetchone()
+            if steps == version[1] - old.version[1]:
+                touched = set(touched or ())
+                cur.execute(f"SELECT pk, id, doc_id, language FROM {s}.chunks WHERE doc_id = ANY(%s)",
+                            (list(touched),))
+                new = sorted((tie_key_of(r[1], r[2]), *r) for r in cur.fetchall())
+                cur.execute(f"SELECT id, meta::text FROM {s}.documents WHERE id = ANY(%s)", (list(touched),))
+                documents = old.documents.changed(touched, dict(cur.fetchall()))
+                kept = [r for r in old.rows if r[3] not in touched]
+                return list(heapq.merge(kept, new)), documents, True
+        cur.execute(f"SELECT pk, id, doc_id, language FROM {s}.chunks")
+        rows = sorted((tie_key_of(r[1], r[2]), *r) for r in cur.fetchall())
+        cur.execute(f"SELECT id, meta::text FROM {s}.documents")
+        return rows, _Documents(dict(cur.fetchall())), False
 
     def _begin_read(self, cur) -> None:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -841,7 +899,7 @@ class PgIndex:
             cur.execute(f"SELECT count(*) FROM {s}.documents")
             if cur.fetchone()[0] == len(found):
                 raise InputError("deleting every document would leave an empty index; build a new one instead")
-            _forget(cur, self.location, ids, bool(self.config.get("terms")))
+            _forget(cur, self.location, ids, bool(self.config.get("terms")), bool(self.config.get("changes")))
             _refresh_derived(cur, self.location)
         return self
 
@@ -890,14 +948,15 @@ class PgIndex:
                 raise InputError(f"document {there[0]!r} is already in the index; use upsert to replace it, or "
                                  "delete it")
             if there:
-                _forget(cur, self.location, there, bool(self.config.get("terms")))
+                _forget(cur, self.location, there, bool(self.config.get("terms")), bool(self.config.get("changes")))
             new_words = {t for toks in tokens for t in toks if _CJK_RUN.fullmatch(t)}
             cur.execute(f"SELECT word FROM {s}.words WHERE word = ANY(%s)", (sorted(new_words),))
             new_words -= {r[0] for r in cur.fetchall()}
             gloss = glossary(new_words) if new_words else {}
             words = {w: (seg.frequency(w), gloss.get(w)) for w in new_words}
             _insert(cur, self.location, [_document_meta(d) for d in docs], chunks, [lang[c.doc_id] for c in chunks],
-                    vecs, spans, sent_vecs, tokens, words, terms=bool(self.config.get("terms")))
+                    vecs, spans, sent_vecs, tokens, words, terms=bool(self.config.get("terms")),
+                    log=bool(self.config.get("changes")))
             _refresh_derived(cur, self.location)
         return self
 
@@ -924,7 +983,7 @@ class PgIndex:
                 "search": self.config.get("search"), "query_engine": query_engine(self.config["model"]),
                 "counts": {"documents": len(snap.documents), "chunks": len(snap.pks), "sentences": n_sent},
                 "documents": [snap.documents[d] for d in sorted(snap.documents)], "path": self.location.shown,
-                "version": str(snap.version)}
+                "version": str(snap.version[1])}
 
     @property
     def centroids(self) -> dict[str, np.ndarray]:
