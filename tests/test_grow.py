@@ -70,6 +70,27 @@ def test_add_ranks_like_a_build_of_everything(tiny_corpus, hash_embedder):
         assert_same_ranking(grown, fresh, TINY_QUERIES, mode=mode)
 
 
+def test_adding_to_an_hnsw_index_grows_its_graph_in_tie_order(hash_embedder):
+    """Documents that sort before the ones there: the graph is grown and relabelled, not rebuilt, and holds the
+    same vectors in the same rows as a build of everything; HNSW search finds what exact search finds."""
+    docs = [Document(id=f"d{i:03d}", text=f"document number {i} talks about topic {i % 7} and item {i % 11}.")
+            for i in range(300)]
+    grown = Index.build(docs[40:], model=hash_embedder, index_type="hnsw").add(docs[:40])  # d000.. sort first
+    fresh = Index.build(docs, model=hash_embedder, index_type="hnsw")
+    assert [c.id for c in grown.chunks] == [c.id for c in fresh.chunks]
+    assert np.array_equal(grown.chunk_vectors.matrix(), fresh.chunk_vectors.matrix())
+    assert grown.chunk_vectors.faiss_index.ntotal == 300
+    q = hash_embedder.encode_queries(["topic 3 item 5", "document number 12", "topic 6", "item 4", "number 200"])
+    exact = q @ fresh.chunk_vectors.matrix().T
+    tenth = np.sort(exact, axis=1)[:, -10]
+
+    def recall(index):  # the share of its top 10 that score at least the exact tenth best (ties count)
+        _, rows = index.chunk_vectors.search(q, 10)
+        return np.mean([np.mean(e[r] >= t - 1e-6) for e, r, t in zip(exact, rows, tenth)])
+
+    assert recall(grown) >= min(0.9, recall(fresh))
+
+
 def test_delete_ranks_like_a_build_without(tiny_corpus, hash_embedder):
     docs = _tiny_documents(tiny_corpus)
     shrunk = Index.build(docs, model=hash_embedder).delete([d.id for d in docs[1:3]])

@@ -128,6 +128,11 @@ def clone(index):
     return _faiss().clone_index(index)
 
 
+def permute(index, order: np.ndarray) -> None:
+    """Relabel an HNSW index's entries in place: entry i becomes the old entry ``order[i]`` (vectors and graph)."""
+    _faiss().downcast_index(index).permute_entries(np.ascontiguousarray(order, dtype=np.int64))
+
+
 def serialize(index) -> bytes:
     return _faiss().serialize_index(index).tobytes()
 
