@@ -120,3 +120,35 @@ def test_queries_need_no_temp_dir_and_jieba_caches_under_swsearch_home(tiny_inde
     seg = ChineseSegmenter()
     seg.words("社区工作者")
     assert seg.tk.tmp_dir == str(home / "jieba") and list((home / "jieba").glob("jieba*.cache"))
+
+
+@pytest.mark.parametrize("corpus", ["bundled", "random", "one"])
+def test_the_numpy_bm25_build_writes_what_bm25s_writes(corpus):
+    """lexical._bm25s_class builds the score matrix in numpy; the files must be bm25s's own, byte for byte."""
+    import random
+
+    import bm25s
+
+    from swsearch import default_index
+    from swsearch.lexical import _bm25s_class
+
+    if corpus == "bundled":
+        tokens = default_index().lexical.tokens
+    elif corpus == "random":
+        rng = random.Random(5)
+        words = [f"w{i}" for i in range(300)]
+        tokens = [[rng.choice(words[: rng.randint(1, 300)]) for _ in range(rng.randint(0, 60))] for _ in range(500)]
+    else:
+        tokens = [["only", "one", "one", "chunk"]]
+    vocab = {t: i for i, t in enumerate(sorted({t for toks in tokens for t in toks}))}
+    ids = [[vocab[t] for t in toks] for toks in tokens]
+    built = []
+    for cls in (bm25s.BM25, _bm25s_class()):
+        r = cls(k1=1.5, b=0.75, method="lucene")
+        r.index(bm25s.tokenization.Tokenized(ids=ids, vocab=dict(vocab)), show_progress=False)  # it adds ""
+        built.append(r)
+    a, b = (r.scores for r in built)
+    assert a["num_docs"] == b["num_docs"] and a["data"].size > 0
+    for key in ("data", "indices", "indptr"):
+        assert a[key].dtype == b[key].dtype and a[key].tobytes() == b[key].tobytes(), key
+    assert built[0].vocab_dict == built[1].vocab_dict
