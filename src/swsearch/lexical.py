@@ -251,8 +251,9 @@ def _bm25s_class():
     class FastBM25(bm25s.BM25):
         def build_index_from_ids(self, unique_token_ids, corpus_token_ids, show_progress=True,
                                  leave_progress=False):
-            if (self.method != "lucene" or self.idf_method not in (None, "lucene")
-                    or self.csc_backend != "numpy" or not len(corpus_token_ids)):
+            if (self.method != "lucene" or getattr(self, "idf_method", "lucene") not in (None, "lucene")
+                    or getattr(self, "csc_backend", None) != "numpy" or not hasattr(self, "_np_csc")
+                    or not len(corpus_token_ids)):  # anything else, or another bm25s: bm25s's own loop
                 return super().build_index_from_ids(unique_token_ids, corpus_token_ids, show_progress,
                                                     leave_progress)
             lengths = np.fromiter(map(len, corpus_token_ids), dtype=np.int64, count=len(corpus_token_ids))
