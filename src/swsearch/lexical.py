@@ -238,6 +238,7 @@ def _bm25_from_files(files: dict[str, bytes], names: Sequence[str]):
     return retriever
 
 
+@lru_cache(maxsize=1)
 def _bm25s_class():
     """bm25s's ``BM25`` with ``build_index_from_ids`` (the override point bm25s documents) done in numpy: bm25s
     counts each chunk's tokens with a Counter in a Python loop, 9 s of every build or add at 113k chunks.
