@@ -203,17 +203,16 @@ def _own_schema(cur, loc: Location) -> dict | None:
     return config
 
 
-def _refresh_derived(cur, loc: Location) -> None:
-    """Recompute the language centroids (two or more languages, else none) and bump the version."""
+def _refresh_derived(cur, loc: Location, log: bool) -> None:
+    """Recompute the language centroids (two or more languages, else none) and bump the version; ``log``: the
+    index keeps a change log, whose versions older than ``CHANGES_KEPT`` writes are dropped."""
     s = loc.schema
     cur.execute(f"DELETE FROM {s}.centroids")
     cur.execute(f"SELECT count(DISTINCT language) FROM {s}.chunks")
     if cur.fetchone()[0] >= 2:
         cur.execute(f"INSERT INTO {s}.centroids SELECT language, avg(embedding) FROM {s}.chunks GROUP BY language")
     cur.execute(f"UPDATE {s}.meta SET value = to_jsonb(value::text::bigint + 1) WHERE key = 'version'")
-    cur.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'changes'",
-                (s,))
-    if cur.fetchone() is not None:  # readers further behind than this reload everything
+    if log:  # readers further behind than this reload everything
         cur.execute(f"DELETE FROM {s}.changes WHERE version <= (SELECT value::text::bigint FROM {s}.meta "
                     "WHERE key = 'version') - %s", (CHANGES_KEPT,))
 
@@ -323,7 +322,7 @@ def create(location: str, index) -> PgIndex:
             cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
             for statement in _ann_ddl(loc.schema):
                 cur.execute(statement)
-            _refresh_derived(cur, loc)
+            _refresh_derived(cur, loc, log=False)
             cur.execute(f"ANALYZE {loc.schema}.chunks, {loc.schema}.sentences, {loc.schema}.postings")
     except Error as exc:
         conn.close()
@@ -900,7 +899,7 @@ class PgIndex:
             if cur.fetchone()[0] == len(found):
                 raise InputError("deleting every document would leave an empty index; build a new one instead")
             _forget(cur, self.location, ids, bool(self.config.get("terms")), bool(self.config.get("changes")))
-            _refresh_derived(cur, self.location)
+            _refresh_derived(cur, self.location, log=bool(self.config.get("changes")))
         return self
 
     def _write(self):
@@ -957,7 +956,7 @@ class PgIndex:
             _insert(cur, self.location, [_document_meta(d) for d in docs], chunks, [lang[c.doc_id] for c in chunks],
                     vecs, spans, sent_vecs, tokens, words, terms=bool(self.config.get("terms")),
                     log=bool(self.config.get("changes")))
-            _refresh_derived(cur, self.location)
+            _refresh_derived(cur, self.location, log=bool(self.config.get("changes")))
         return self
 
     def _document_embedder(self):
