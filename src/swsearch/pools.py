@@ -112,12 +112,13 @@ def pooled_lists(index: Index, batch: QueryBatch, active: Sequence[Signal], c: i
             mine.append(np.asarray(rows, dtype=np.int64))
     unions = [np.unique(np.concatenate(f)) if f else np.zeros(0, np.int64) for f in found]
     others, scored = zip(*(with_sample(u, sample) for u in unions)) if unions else ((), ())
+    scored = list(scored)  # one list for every signal: those that share work recognise it (``signals._raw_rows``)
     lists: list[dict[str, np.ndarray]] = [{} for _ in unions]
     for signal in active:
         if signal.name in full:
             per_query = [None if s is None else np.asarray(s)[r] for s, r in zip(full[signal.name], scored)]
         elif signal.score_rows is not None:
-            per_query = signal.score_rows(index, batch, list(scored))
+            per_query = signal.score_rows(index, batch, scored)
         else:
             per_query = [None if s is None else np.asarray(s)[r] for s, r in zip(signal.score(index, batch), scored)]
         for mine, scores in zip(lists, per_query):

@@ -84,12 +84,11 @@ def _sentence(index: Index, batch: QueryBatch) -> list[Any]:
 def _raw_rows(index: Index, batch: QueryBatch, rows: list[np.ndarray]) -> list[np.ndarray]:
     """Each query's plain and centred vectors against its ``rows`` of chunk vectors, one ``(rows, 2)`` array per
     query: the dense and centred rankings of a pool read the same rows, so they are gathered once."""
-    key = ("raw", tuple(id(r) for r in rows))
-    found = batch.shared.get(key)
-    if found is None or any(a is not b for a, b in zip(found[0], rows)):
+    found = batch.shared.get("raw")
+    if found is None or found[0] is not rows:  # the pool passes every signal the same list
         m = index.chunk_vectors.matrix()
         centred = batch.centred if batch.centred is not None else batch.plain
-        found = batch.shared[key] = (rows, [_two_products(m[r], q, c) for q, c, r in zip(batch.plain, centred, rows)])
+        found = batch.shared["raw"] = (rows, [_two_products(m[r], q, c) for q, c, r in zip(batch.plain, centred, rows)])
     return found[1]
 
 
