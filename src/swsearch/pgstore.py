@@ -823,16 +823,17 @@ class PgIndex:
                          use_sentences: bool, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """``Index._feedback_scores`` on the database: the query (centred when ``centred``) moved towards the
         mean of its ``top`` chunks in the space it was scored in, scored again over every chunk or ``rows``."""
+        from .centroids import Centring
         from .embed import normalize
 
         cur.execute(f"SELECT embedding, language FROM {self.location.schema}.chunks WHERE pk = ANY(%s::bigint[])",
                     (_bigints(snap.pks[top]),))
         got = cur.fetchall()
         vecs = np.stack([_array(v) for v, _ in got])
-        if centred:
-            means = np.stack([snap.centroids[lang] for _, lang in got])
-            diff = vecs - means
-            vecs = diff / np.maximum(np.linalg.norm(diff, axis=1), 1e-12)[:, None]
+        if centred:  # the folder store's algebra: each vector minus its language's centroid, normalised again
+            centring = Centring(snap.centroids, np.array([lang for _, lang in got]))
+            codes = centring.chunk_codes
+            vecs = centring.rows(vecs, codes, centring.norms(iter([vecs]), codes))
         q2 = normalize(qvec[None, :] + vecs.mean(axis=0))[0]
         lists = self._vector_scores(cur, snap, q2, q2 if centred else None, use_sentences, rows)
         extra = {"feedback": lists["dense_centred" if centred else "dense"]}
