@@ -59,14 +59,21 @@ def build_embedder(name_or_path: str | Embedder | None = None) -> Embedder:
     from .onnx import onnx_dir
     if not (onnx_dir(fingerprint) / "swsearch_onnx.json").is_file():
         return get_embedder(name_or_path)  # the build exports it (``_prepare_onnx``) for the next time
-    model = {"name": name_or_path, "backend": "sentence-transformers", "fingerprint": fingerprint}
-    found = get_query_embedder(model)  # the cached export, checked (made again if damaged)
-    if type(found).__name__ != "OnnxEmbedder":
-        return found
+    found = onnx_export({"name": name_or_path, "backend": "sentence-transformers", "fingerprint": fingerprint})
+    if found is None:
+        return get_embedder(name_or_path)
     import copy
     mine = copy.copy(found)  # the shared one keeps its name: a build records the name it was given
     mine.name = name_or_path
     return mine
+
+
+def onnx_export(model: dict) -> Embedder | None:
+    """The ONNX export of the sentence-transformers model a manifest entry describes, as ``get_query_embedder``
+    serves it (made once per fingerprint, checked, made again if damaged), or None where queries fall back to
+    sentence-transformers (``SWSEARCH_ONNX=0``, no onnxruntime, other weights, a failed export)."""
+    found = get_query_embedder(model)
+    return found if type(found).__name__ == "OnnxEmbedder" else None
 
 
 def query_engine(model: dict) -> str:
@@ -167,8 +174,8 @@ def document_embedder(model: dict, current: Embedder | None, where: str) -> Embe
     if (model.get("backend") == "sentence-transformers" and model.get("document_engine") == "onnxruntime"
             and os.environ.get("SWSEARCH_ONNX") != "0"):
         # passages go through the export: the export alone embeds them, so adding never loads torch
-        export = current if type(current).__name__ == "OnnxEmbedder" else get_query_embedder(model)
-        if type(export).__name__ == "OnnxEmbedder" and export.fingerprint() == model["fingerprint"]:
+        export = current if type(current).__name__ == "OnnxEmbedder" else onnx_export(model)
+        if export is not None and export.fingerprint() == model["fingerprint"]:
             return export
     if embedder is None or type(embedder).__name__ == "OnnxEmbedder":
         embedder = get_embedder(model["name"])

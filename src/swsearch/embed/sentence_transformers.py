@@ -99,9 +99,9 @@ class SentenceTransformerEmbedder(PrefixedEmbedder):
         """The model's ONNX export as an ``OnnxEmbedder``: the one queries use (``get_query_embedder`` exports it
         once, or again when the cached one is damaged), or None with a notice when there is none."""
         if self._export is None:
-            from . import get_query_embedder
-            found = get_query_embedder({k: v for k, v in self.describe().items() if k != "document_engine"})
-            self._export = found if type(found).__name__ == "OnnxEmbedder" else False
+            from . import onnx_export
+            found = onnx_export({k: v for k, v in self.describe().items() if k != "document_engine"})
+            self._export = False if found is None else found
             if not self._export:
                 logging.getLogger("swsearch").warning(
                     "notice: passages are embedded by sentence-transformers (no ONNX export of %s); the index "
