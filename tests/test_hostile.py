@@ -119,14 +119,27 @@ def _corruptions(files: dict[str, bytes]) -> list[tuple[str, str, bytes]]:
         if name.endswith(".json") or name.endswith(".jsonl"):
             out += [(f"{name} []", name, b"[]"), (f"{name} null", name, b"null"), (f"{name} {{}}", name, b"{}"),
                     (f"{name} nested", name, b"[" * 100_000 + b"]" * 100_000)]
-    chunks = files["chunks.jsonl"].decode().splitlines()
-    row = json.loads(chunks[0])
-    for label, change in (("start after end", {"start": row["end"] + 5}), ("text not at its offsets", {"text": "x"}),
-                          ("no doc_id", {"doc_id": None}), ("id a number", {"id": 7}),
-                          ("negative start", {"start": -3}), ("unknown document", {"doc_id": "nobody"})):
-        bad = json.dumps({**row, **change})
-        out.append((f"chunks.jsonl {label}", "chunks.jsonl", "\n".join([bad, *chunks[1:]]).encode()))
-    out.append(("chunks.jsonl a chunk twice", "chunks.jsonl", "\n".join([chunks[0], *chunks[:-1]]).encode()))
+    meta = json.loads(files["chunks.json"])
+    text = files["chunks.text.bin"]
+    spans = np.load(io.BytesIO(files["chunks.spans.npy"]))
+    number = np.load(io.BytesIO(files["chunks.number.npy"]))
+    late = spans.copy()
+    late[0, 0] = late[0, 1] + 5
+    negative = spans.copy()
+    negative[0] = (-3, spans[0, 1] - spans[0, 0] - 3)
+    twice = number.copy()
+    twice[1] = twice[0]
+    two = next(i for i in range(len(text) - 1) if text[i] < 0x80 and text[i + 1] < 0x80)  # two ASCII letters
+    out += [("chunks.spans.npy start after end", "chunks.spans.npy", _npy(late)),
+            ("chunks.spans.npy negative start", "chunks.spans.npy", _npy(negative)),
+            ("chunks.number.npy a chunk twice", "chunks.number.npy", _npy(twice)),
+            ("chunks.text.bin text not at its offsets", "chunks.text.bin", text[:two] + "é".encode() + text[two + 2:]),
+            ("chunks.text.bin not UTF-8", "chunks.text.bin", b"\xff" + text[1:])]
+    for label, change in (("unknown document", {"docs": ["nobody", *meta["docs"][1:]]}),
+                          ("a document twice", {"docs": [meta["docs"][0]] * len(meta["docs"])}),
+                          ("ids numbers", {"ids": list(range(len(number)))}), ("ids short", {"ids": ["a#0"]}),
+                          ("ids twice", {"ids": ["a#0"] * len(number)}), ("headings missing", {"headings": []})):
+        out.append((f"chunks.json {label}", "chunks.json", json.dumps({**meta, **change}).encode()))
     return out
 
 

@@ -15,7 +15,8 @@ def test_round_trip_keeps_chunks_and_results(tiny_index, tmp_path, hash_embedder
     path = tiny_index.save(tmp_path / "ix")
     assert sorted(p.name for p in path.iterdir() if p.name != ".lock")[0] == "manifest.json"
     names = {p.name for p in store.data_dir(path).iterdir()} | {"manifest.json"}
-    assert {"chunks.jsonl", "manifest.json", "vectors.faiss", "bm25.vocab.json", "translation.json"} <= names
+    assert {"chunks.json", "chunks.text.bin", "manifest.json", "vectors.faiss", "bm25.vocab.json",
+            "translation.json"} <= names
     assert "centroids.npy" in names  # the tiny corpus has English and Chinese documents
     loaded = Index.load(path, model=hash_embedder)
     assert loaded.chunks == tiny_index.chunks
@@ -55,7 +56,7 @@ def test_other_format_version_is_refused(tiny_index, tmp_path):
         Index.load(path)
 
 
-@pytest.mark.parametrize("name", ["vectors.faiss", "chunks.jsonl"])
+@pytest.mark.parametrize("name", ["vectors.faiss", "chunks.text.bin", "chunks.json"])
 def test_truncated_or_corrupt_files_are_refused(tiny_index, tmp_path, name):
     path = _saved(tiny_index, tmp_path)
     data = (store.data_dir(path) / name).read_bytes()

@@ -3,6 +3,7 @@ readers that never see half an index. The process tests use real processes and a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from swsearch import Index, IndexLoadError, IndexWriteError, store
+from swsearch import Index, IndexLoadError, IndexWriteError, chunkstore, store
+from swsearch.chunkstore import ChunkTable
 
 from .conftest import HashEmbedder
 
@@ -126,15 +128,41 @@ def test_a_damaged_index_of_ours_can_be_rebuilt_in_place(saved, tiny_index):
     assert len(Index.load(saved)) == len(tiny_index)
 
 
+def _legacy(manifest, files, version):
+    """Files and manifest as formats 1 and 2 wrote them: the chunks as chunks.jsonl instead of columns."""
+    table = ChunkTable.from_files(files)
+    files = {k: v for k, v in files.items() if k not in chunkstore.FILES}
+    files["chunks.jsonl"] = store.jsonl_bytes([{"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
+                                                "heading": c.heading, "text": c.text} for c in table])
+    table_of = {k: {"bytes": len(v), "sha256": hashlib.sha256(v).hexdigest()} for k, v in files.items()}
+    return {**manifest, "format_version": version, "files": table_of}, files
+
+
 def _format_1_copy(index, tmp_path):
     """The index's files laid out as format 1 did (beside the manifest, no version folder): (folder, manifest
     as it would be written, files)."""
-    manifest, files = store.read_index_dir(index.save(tmp_path / "new"))
+    manifest, files = _legacy(*store.read_index_dir(index.save(tmp_path / "new")), 1)
     legacy = tmp_path / "legacy"
     legacy.mkdir()
     for name, data in files.items():
-        (legacy / name).write_bytes(data)
-    return legacy, {k: v for k, v in manifest.items() if k != "data"} | {"format_version": 1}, files
+        (legacy / name).write_bytes(bytes(data))
+    return legacy, {k: v for k, v in manifest.items() if k != "data"}, files
+
+
+def test_format_2_index_with_chunks_jsonl_is_read_changed_and_saved_as_columns(tiny_index, tmp_path, hash_embedder):
+    manifest, files = _legacy(*store.read_index_dir(tiny_index.save(tmp_path / "new")), 2)
+    old = tmp_path / "old"
+    (old / manifest["data"]).mkdir(parents=True)
+    for name, data in files.items():
+        (old / manifest["data"] / name).write_bytes(bytes(data))
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    loaded = Index.load(old, model=hash_embedder)
+    assert loaded.chunks == tiny_index.chunks
+    assert loaded.search("volunteer information", k=5) == tiny_index.search("volunteer information", k=5)
+    loaded.delete([tiny_index.chunks[0].doc_id]).save()
+    again = store.read_index_dir(old)
+    assert again[0]["format_version"] == store.FORMAT_VERSION and "chunks.jsonl" not in again[1]
+    assert chunkstore.JSON in again[1] and len(Index.load(old)) < len(tiny_index)
 
 
 def test_format_1_index_is_read_and_replaced(tiny_index, tmp_path):
@@ -149,7 +177,7 @@ def test_format_1_index_is_read_and_replaced(tiny_index, tmp_path):
 def test_replacing_a_format_1_index_removes_only_the_files_it_recorded(tiny_index, tmp_path):
     legacy, manifest, files = _format_1_copy(tiny_index, tmp_path)
     (legacy / "notes.txt").write_text("the user's own notes")
-    changed = next(iter(files))
+    changed = "chunks.jsonl"
     (legacy / changed).write_bytes(b"rewritten by someone else")  # no longer the file the manifest records
     manifest["files"]["notes.txt"] = {"bytes": 3, "sha256": "0" * 64}  # a name alone must not be enough
     (legacy / "manifest.json").write_text(json.dumps(manifest))
@@ -218,9 +246,9 @@ def test_manifest_version_folder_must_be_ours(saved, data):
 
 
 def test_symlinked_files_are_not_followed(saved, other_saved):
-    target = store.data_dir(saved) / "chunks.jsonl"
+    target = store.data_dir(saved) / "chunks.text.bin"
     real = target.read_bytes()
-    copy = saved.parent / "copy.jsonl"
+    copy = saved.parent / "copy.bin"
     copy.write_bytes(real)  # same size and digest: only the link itself is wrong
     target.unlink()
     target.symlink_to(copy)
@@ -243,7 +271,7 @@ def test_a_fifo_or_device_is_refused_without_hanging(saved):
 
 
 def test_oversized_file_is_refused_before_reading(saved):
-    target = store.data_dir(saved) / "chunks.jsonl"
+    target = store.data_dir(saved) / "chunks.json"
     with open(target, "ab") as fh:
         fh.truncate(200 << 20)  # sparse: 200 MiB that the manifest does not promise
     with pytest.raises(IndexLoadError, match="truncated or corrupt"):

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import __version__, filters, fusion, pools, schema, signals, store, vectors
 from .centroids import Centring
+from .chunkstore import ChunkTable
 from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
 from .embed import DEFAULT_MODEL, Embedder, build_embedder, get_embedder, get_query_embedder, normalize, query_engine
 from .errors import IndexLoadError, IndexWriteError, InputError
@@ -172,17 +173,11 @@ def tie_key_of(chunk_id: str, doc_id: str) -> tuple[str, int, str]:
     return (doc_id, int(n), head) if n.isdigit() else (doc_id, -1, chunk_id)
 
 
-def _tie_order_of(chunks: Sequence[Chunk]) -> np.ndarray:
-    keys = [_tie_key(c) for c in chunks]
-    return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
-
-
-def _centroids(matrix: np.ndarray, langs: np.ndarray, chunks: Sequence[Chunk]) -> dict[str, np.ndarray]:
-    """Language centroids (none for a one-language index), summed in tie-break order: a float sum depends on
-    the order of its terms, and the centroids must not depend on the order documents were indexed in."""
-    if len(set(langs.tolist())) < 2:
+def _centroids(matrix: np.ndarray, langs: np.ndarray, order: np.ndarray) -> dict[str, np.ndarray]:
+    """Language centroids (none for a one-language index), summed in tie-break ``order``: a float sum depends
+    on the order of its terms, and the centroids must not depend on the order documents were indexed in."""
+    if len(np.unique(langs)) < 2:
         return {}
-    order = _tie_order_of(chunks)
     return fusion.language_centroids(matrix[order], langs[order])
 
 
@@ -236,7 +231,7 @@ def _sentence_vectors(chunk_vecs: np.ndarray, spans: np.ndarray, todo: list[int]
 _MANIFEST_SCHEMA = schema.manifest_schema(LANGUAGES, CONTEXT_MODES, ("flat", *vectors.INDEX_TYPES), SEARCH_MODES)
 
 
-def _consistency_problems(manifest: dict[str, Any], chunks: list[Chunk], chunk_vectors: ChunkVectors,
+def _consistency_problems(manifest: dict[str, Any], chunks: ChunkTable, chunk_vectors: ChunkVectors,
                           centroids: dict, lexical, sentences: SentenceVectors | None) -> list[str]:
     """What in a loaded index does not fit together: every part's shape, type and range against the chunks
     and the manifest (a file can be crafted with its sha256 recomputed, so the digests prove nothing)."""
@@ -254,35 +249,19 @@ def _consistency_problems(manifest: dict[str, Any], chunks: list[Chunk], chunk_v
                         f"{0 if sentences is None else len(sentences)} sentence vectors")
     if any(not isinstance(d.get("metadata", {}), dict) for d in manifest["documents"]):
         problems.append("document metadata that is not a JSON object")
-    ids: set[str] = set()
-    for c in chunks:
-        if not (isinstance(c.id, str) and isinstance(c.doc_id, str) and isinstance(c.text, str)
-                and isinstance(c.heading, str) and isinstance(c.start, int) and isinstance(c.end, int)
-                and not isinstance(c.start, bool) and 0 <= c.start <= c.end and c.end - c.start == len(c.text)):
-            problems.append(f"chunk {str(c.id)[:60]!r} has malformed fields or offsets")
-            return problems  # the checks below read these fields
-        if c.id in ids:
-            problems.append(f"chunk id {c.id[:60]!r} appears twice")
-            break
-        ids.add(c.id)
-        if c.doc_id not in docs:
-            problems.append("chunks of documents the manifest does not list")
-            break
-        chars = docs[c.doc_id].get("chars")
-        if isinstance(chars, int) and c.end > chars:
-            problems.append(f"chunk {c.id[:60]!r} ends after its document")
-            break
+    table_problems = chunks.problems(docs)
+    if table_problems:
+        return problems + table_problems  # the checks below read the chunk columns
     if centroids:
         array = np.stack(list(centroids.values()))
         if array.ndim != 2 or array.shape[1] != dim or array.dtype.kind != "f" or not np.isfinite(array).all():
             problems.append(f"centroids is not a finite float matrix of dimension {dim}")
-        chunk_langs = {docs[c.doc_id]["language"] for c in chunks if c.doc_id in docs}
+        chunk_langs = {docs[d]["language"] for d in chunks.docs}
         if set(centroids) != chunk_langs:
             problems.append(f"centroids for {sorted(centroids)}, chunks in {sorted(chunk_langs)}")
     problems += chunk_vectors.problems(len(chunks), dim)
     if sentences is not None:
-        bounds = np.array([(c.start, c.end) for c in chunks], dtype=np.int64).reshape(-1, 2)
-        problems += sentences.problems(len(chunks), dim, bounds)
+        problems += sentences.problems(len(chunks), dim, chunks.spans)
     if lexical is not None:
         problems += lexical.problems(len(chunks))
     return problems
@@ -356,10 +335,11 @@ class Index:
     >>> index.search("how are community workers paid?", k=3)
     """
 
-    def __init__(self, *, chunks: list[Chunk], documents: list[dict[str, Any]], chunk_vectors: ChunkVectors,
+    def __init__(self, *, chunks: Sequence[Chunk], documents: list[dict[str, Any]], chunk_vectors: ChunkVectors,
                  config: dict[str, Any], embedder: Embedder | None = None, lexical=None,
                  centroids: dict[str, np.ndarray] | None = None, sentence_vectors: SentenceVectors | None = None):
-        self.chunks = chunks
+        #: every chunk as columns (chunkstore.py), a ``Sequence[Chunk]`` keyed by row like every other part
+        self.chunks = chunks if isinstance(chunks, ChunkTable) else ChunkTable.from_chunks(chunks)
         self.documents = {d["id"]: d for d in documents}
         #: the parts (see parts.py): chunk vectors in FAISS, sentence vectors, the BM25 index (lexical.py) and
         #: the language centroids; every one keyed by chunk row
@@ -475,9 +455,9 @@ class Index:
         progress.stage("indexing vectors and words")
         index_type = vectors.auto_index_type(len(vecs)) if index_type == "auto" else index_type
         chunk_vectors = ChunkVectors.build(vecs, index_type)
-        doc_lang = {d.id: d.language for d in docs}
-        chunk_langs = np.array([doc_lang[c.doc_id] for c in chunks])
-        centroids = _centroids(vecs, chunk_langs, chunks)
+        table = ChunkTable.from_chunks(chunks)
+        centroids = _centroids(vecs, table.languages({d.id: {"language": d.language} for d in docs}),
+                               table.tie_order())
         lex = None
         if lexical:
             from .lexical import LexicalIndex
@@ -498,7 +478,7 @@ class Index:
             "search": _search_config(lex, bool(centroids), sent_vecs is not None),
         }
         doc_meta = [_document_meta(d) for d in docs]
-        return cls(chunks=chunks, documents=doc_meta, chunk_vectors=chunk_vectors, config=config, embedder=embedder,
+        return cls(chunks=table, documents=doc_meta, chunk_vectors=chunk_vectors, config=config, embedder=embedder,
                    lexical=lex, centroids=centroids, sentence_vectors=sent_vecs)
 
     # ------------------------------------------------------------------ searching
@@ -531,7 +511,7 @@ class Index:
         """Rows in tie-break order (document id, then chunk number): equal scores rank in this order, so the
         same documents rank alike whatever order they were indexed, added or deleted in."""
         if self._tie_order is None:
-            self._tie_order = _tie_order_of(self.chunks)
+            self._tie_order = self.chunks.tie_order()
         return self._tie_order
 
     @property
@@ -548,17 +528,14 @@ class Index:
     def chunk_languages(self) -> np.ndarray:
         """The language of every chunk (its document's), in row order."""
         if self._langs is None:
-            self._langs = np.array([self.documents[c.doc_id]["language"] for c in self.chunks])
+            self._langs = self.chunks.languages(self.documents)
         return self._langs
 
     def _rows_for(self, doc_ids: Sequence[str] | None, language: str | None) -> np.ndarray | None:
         if doc_ids is None and language is None:
             return None
         if self._doc_rows is None:
-            by_doc: dict[str, list[int]] = {}
-            for row, c in enumerate(self.chunks):
-                by_doc.setdefault(c.doc_id, []).append(row)
-            self._doc_rows = {k: np.array(v, dtype=np.int64) for k, v in by_doc.items()}
+            self._doc_rows = self.chunks.rows_by_document()
             langs = self.chunk_languages
             self._lang_rows = {k: np.flatnonzero(langs == k) for k in np.unique(langs)}
         rows = None
@@ -967,21 +944,21 @@ class Index:
     def _change(self, remove: set[str], docs: list[Document], batch_size: int, show_progress: bool) -> Index:
         """Drop the chunks of documents ``remove``, then append ``docs``: every part follows, exactly as a
         build of the resulting documents would make it."""
-        keep = np.array([i for i, c in enumerate(self.chunks) if c.doc_id not in remove], dtype=np.int64)
+        keep = np.flatnonzero(~self.chunks.of_documents(remove))
         new_chunks, new_vecs, new_sentences = embed_new_documents(
             docs, self._document_embedder, self.config, self.sentence_vectors is not None, batch_size, show_progress)
-        chunks = [self.chunks[i] for i in keep.tolist()] + new_chunks
-        if not chunks:
+        if not len(keep) and not new_chunks:
             raise InputError("the change would leave the index without any text; build a new one instead")
+        chunks = self.chunks.take(keep).concat(ChunkTable.from_chunks(new_chunks))
         documents = {k: v for k, v in self.documents.items() if k not in remove}
         documents.update({d.id: _document_meta(d) for d in docs})
         # rows in tie-break order, as a build of the same documents lays them out: same arrays, same sums,
         # so the same scores to the last bit whatever order documents were added in
-        order: np.ndarray | None = _tie_order_of(chunks)
+        order: np.ndarray | None = chunks.tie_order()
         if np.array_equal(order, np.arange(len(chunks))):
             order = None
         else:
-            chunks = [chunks[i] for i in order.tolist()]
+            chunks = chunks.take(order)
         sentence_vectors = None
         if self.sentence_vectors is not None:
             sentence_vectors = self.sentence_vectors.changed(keep, new_sentences, order)
@@ -995,8 +972,7 @@ class Index:
                 lexical = self.lexical.changed(keep, new_texts, order)
         # last, as it may add to an HNSW graph in place: nothing after it can fail
         chunk_vectors = self.chunk_vectors.changed(keep, new_vecs, order)
-        langs = np.array([documents[c.doc_id]["language"] for c in chunks])
-        centroids = _centroids(chunk_vectors.matrix(), langs, chunks)
+        centroids = _centroids(chunk_vectors.matrix(), chunks.languages(documents), chunks.tie_order())
         source = self._source
         self.__init__(chunks=chunks, documents=[documents[d] for d in sorted(documents)],
                       chunk_vectors=chunk_vectors, config=self.config, embedder=self._embedder, lexical=lexical,
@@ -1034,9 +1010,7 @@ class Index:
             path, expect = self._source[0], (self._source[1] if self._changed else None)
         if path is None:
             raise InputError("this index was not loaded from a folder; say where to save it: index.save(path)")
-        rows = [{"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end, "heading": c.heading,
-                 "text": c.text} for c in self.chunks]
-        files = {store.CHUNKS: store.jsonl_bytes(rows), **self.chunk_vectors.to_files()}
+        files = {**self.chunks.to_files(), **self.chunk_vectors.to_files()}
         if self.centroids:
             langs = sorted(self.centroids)
             files["centroids.npy"] = store.npy_bytes(np.stack([self.centroids[lang] for lang in langs]))
@@ -1068,9 +1042,7 @@ class Index:
             want = manifest["model"]
             warming = _warm_up_in_background(lambda: get_query_embedder(want))
         try:
-            rows = store.jsonl_load(files[store.CHUNKS])
-            chunks = [Chunk(id=r["id"], doc_id=r["doc_id"], text=r["text"], start=r["start"], end=r["end"],
-                            heading=r.get("heading", "")) for r in rows]
+            chunks = ChunkTable.from_files(files)
             documents = manifest["documents"]
             model_info = manifest["model"]
             dim = int(model_info["dim"])

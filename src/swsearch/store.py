@@ -3,7 +3,7 @@
 Layout (format 2)::
 
     DIR/manifest.json       the configuration and the pointer: names the version folder that holds the files
-    DIR/v000003-1a2b3c4d/   one immutable version: chunks.jsonl, vectors.faiss, .npy and bm25s files
+    DIR/v000003-1a2b3c4d/   one immutable version: the chunk columns, vectors.faiss, .npy and bm25s files
     DIR/v000002-.../        the version before it, kept until the next write for readers still loading it
     DIR/.lock               writers take it (flock); readers never do
 
@@ -15,9 +15,10 @@ swsearch index (recognised by its manifest) or an empty one is ever written to; 
 
 Reads accept only plain file names inside the version folder, open them without following symlinks, refuse
 anything that is not a regular file, check sizes before reading and digests after, and retry once the
-manifest has moved on when a writer removed the version being read. Format 1 (the files next to the
-manifest) still loads, and a save over it replaces it. No pickle anywhere: JSON, JSONL, FAISS's own format
-and ``.npy`` read with ``allow_pickle=False``.
+manifest has moved on when a writer removed the version being read. Formats 1 (the files next to the
+manifest) and 2 (chunks.jsonl instead of the chunk columns) still load, and a save over them replaces them.
+No pickle anywhere: JSON, JSONL, FAISS's own format, raw UTF-8 text and ``.npy`` read with
+``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -42,16 +43,18 @@ import numpy as np
 from .errors import IndexLoadError, IndexWriteError
 
 FORMAT = "swsearch-index"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+#: 3: the chunks as columns (chunkstore.py) instead of chunks.jsonl; the layout of folders is format 2's
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 MANIFEST = "manifest.json"
 LOCK = ".lock"
-CHUNKS = "chunks.jsonl"
+CHUNKS = "chunks.jsonl"  # formats 1 and 2
+CHUNK_TABLE = "chunks.json"  # format 3: with the column files of chunkstore.py
 VECTORS = "vectors.faiss"
 SENTENCES, SENTENCE_SPANS = "sentences.npy", "sentence_spans.npy"
 #: the manifest is read whole; a larger one is refused rather than read into memory
 MAX_MANIFEST_BYTES = 256 << 20
-#: .npy files at least this big are memory-mapped on load, after their sha256 is checked by reading them once:
+#: .npy and .bin files at least this big are memory-mapped on load, after their sha256 is checked by reading them once:
 #: a search that reads a few rows of the sentence vectors or BM25 postings does not hold them all in memory
 MMAP_FROM_BYTES = 8 << 20
 #: how long a writer waits for another writer of the same directory (``SWSEARCH_LOCK_TIMEOUT`` overrides)
@@ -170,7 +173,7 @@ def _file_table(path: Path, manifest: dict[str, Any]) -> tuple[Path, dict[str, t
                 or not re.fullmatch(r"[0-9a-f]{64}", digest)):
             raise IndexLoadError(bad)
         table[name] = (size, digest)
-    for required in (CHUNKS, VECTORS):
+    for required in (CHUNKS if manifest["format_version"] < 3 else CHUNK_TABLE, VECTORS):
         if required not in table:
             raise IndexLoadError(f"{path} lists no {required}; {_rebuild_hint(path)}")
     return folder, table
@@ -190,7 +193,7 @@ def read_index_dir(path: str | Path, *, retries: int = 5) -> tuple[dict[str, Any
         files: dict[str, bytes] = {}
         try:
             for name, (size, digest) in table.items():
-                if name.endswith(".npy") and size >= MMAP_FROM_BYTES:
+                if name.endswith((".npy", ".bin")) and size >= MMAP_FROM_BYTES:
                     data, got = _read_mapped(folder / name, size)
                 else:
                     data = _read_regular(folder / name, size, expected=size)
