@@ -1,0 +1,67 @@
+"""The chunk columns: what goes in comes back, in every order a change makes, and crafted columns are caught."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from swsearch.chunkstore import ChunkTable
+from swsearch.index import tie_key_of
+from swsearch.split import Chunk
+
+
+def _chunks(odd: bool) -> list[Chunk]:
+    text = "社会工作 mixed with English, é and 𝔘 (four bytes)"
+    out = []
+    for doc in ("b#2", "a", "中文文件"):
+        for n in (0, 1, 10, 2):
+            out.append(Chunk(id=f"{doc}#{n}", doc_id=doc, text=f"{n} {text}", start=100 * n,
+                             end=100 * n + len(f"{n} {text}"), heading="" if n else f"{doc} › part"))
+    if odd:  # ids that are not <document id>#<number>: kept as given
+        out += [Chunk(id="a#07", doc_id="a", text="x", start=0, end=1), Chunk(id="free", doc_id="a", text="y", start=1,
+                                                                             end=2)]
+    return out
+
+
+@pytest.mark.parametrize("odd", [False, True])
+def test_columns_round_trip_through_their_files(odd):
+    chunks = _chunks(odd)
+    table = ChunkTable.from_chunks(chunks)
+    assert list(table) == chunks and table == chunks and len(table) == len(chunks)
+    assert table[-1] == chunks[-1] and table[2:5] == chunks[2:5]
+    loaded = ChunkTable.from_files(table.to_files())
+    assert loaded == chunks
+    docs = {d: {"language": "zh", "chars": 10_000} for d in ("a", "b#2", "中文文件")}
+    assert loaded.problems(docs) == []
+    assert (table._ids is not None) == odd  # ids are stored only when one cannot be derived
+
+
+@pytest.mark.parametrize("odd", [False, True])
+def test_take_concat_and_tie_order_match_the_same_lists(odd):
+    chunks = _chunks(odd)
+    table = ChunkTable.from_chunks(chunks)
+    rng = np.random.default_rng(0)
+    rows = rng.permutation(len(chunks))[: len(chunks) - 3]
+    assert table.take(rows) == [chunks[r] for r in rows]
+    extra = [Chunk(id="z#0", doc_id="z", text="new", start=0, end=3, heading="h"), chunks[0]]
+    joined = table.take(rows).concat(ChunkTable.from_chunks(extra))
+    expected = [chunks[r] for r in rows] + extra
+    assert joined == expected
+    keys = [tie_key_of(c.id, c.doc_id) for c in expected]
+    assert joined.tie_order().tolist() == sorted(range(len(keys)), key=keys.__getitem__)
+    assert joined.ids == [c.id for c in expected] and joined.doc_ids == [c.doc_id for c in expected]
+    by_doc = joined.rows_by_document()
+    assert {d: [expected[r].doc_id for r in rs] for d, rs in by_doc.items()} == {
+        d: [d] * sum(c.doc_id == d for c in expected) for d in by_doc}
+
+
+def test_offsets_that_do_not_fit_the_text_are_named():
+    table = ChunkTable.from_chunks(_chunks(False))
+    docs = {d: {"language": "zh"} for d in table.docs}
+    spans = table.spans.copy()
+    spans[3, 1] += 1  # one character longer than its text
+    bad = ChunkTable(table.docs, table.doc, table.number, spans, table.headings, table.heading,
+                     table.to_files()["chunks.text.bin"], table.offsets)
+    assert bad.problems(docs) == ["a chunk whose offsets do not fit its text"]
+    assert bad.problems({**docs, "a": {"language": "en", "chars": 5}})[-1] == "a chunk ends after its document"
+    assert table.problems({"a": {}}) == ["chunks of documents the manifest does not list"]
