@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from swsearch import store, tables
 from swsearch.embed.base import Embedder, normalize
 
 REPO = Path(__file__).resolve().parents[1]
@@ -135,3 +137,26 @@ def pg_url(pg_server, request) -> str:
 
     name = _re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:30]
     return f"{pg_server.get_uri()}&index=t_{name}"
+
+
+def legacy_files(manifest: dict, files: dict, version: int) -> tuple[dict, dict]:
+    """An index's manifest and files as formats 1 and 2 wrote them: the chunks as chunks.jsonl and the
+    documents listed in the manifest, instead of tables.py's columns."""
+    chunks = tables.ChunkTable.from_files(files)
+    docs = tables.DocumentTable.from_files(files)
+    files = {k: v for k, v in files.items() if k not in tables.FILES + tables.DOCUMENT_FILES}
+    files["chunks.jsonl"] = store.jsonl_bytes([{"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
+                                                "heading": c.heading, "text": c.text} for c in chunks])
+    listed = {k: {"bytes": len(v), "sha256": hashlib.sha256(v).hexdigest()} for k, v in files.items()}
+    return {**manifest, "format_version": version, "files": listed, "documents": docs.entries()}, files
+
+
+def write_format_2(index, tmp_path: Path) -> Path:
+    """``index`` saved as a format-2 index (chunks.jsonl, documents in the manifest) in ``tmp_path / "old"``."""
+    manifest, files = legacy_files(*store.read_index_dir(index.save(tmp_path / "new")), 2)
+    old = tmp_path / "old"
+    (old / manifest["data"]).mkdir(parents=True)
+    for name, data in files.items():
+        (old / manifest["data"] / name).write_bytes(bytes(data))
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    return old

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from swsearch import Index, IndexLoadError, InputError, SwsearchError, load_corpus, store
 
-from .conftest import TINY_DOCS, HashEmbedder, write_tiny_corpus
+from .conftest import TINY_DOCS, HashEmbedder, write_format_2, write_tiny_corpus
 
 BAD_VALUES = [None, "x", -1, 1.5, [], {}, True, 10**30, [[[[[]]]]]]
 MANIFEST_PATHS = ["model", "model.dim", "model.name", "model.fingerprint", "model.backend", "chunking",
@@ -32,6 +32,14 @@ MANIFEST_PATHS = ["model", "model.dim", "model.name", "model.fingerprint", "mode
 def pristine(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
     path = Index.build(write_tiny_corpus(folder), model=HashEmbedder()).save(folder / "ix")
+    return path, {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def pristine_format_2(tmp_path_factory):
+    """The same index as format 2 wrote it: the documents listed in the manifest, where its fields are fuzzed."""
+    folder = tmp_path_factory.mktemp("hostile2")
+    path = write_format_2(Index.build(write_tiny_corpus(folder), model=HashEmbedder()), folder)
     return path, {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
 
 
@@ -84,8 +92,8 @@ def _set(manifest, dotted: str, value) -> None:
 
 
 @pytest.mark.parametrize("dotted", MANIFEST_PATHS)
-def test_wrong_types_anywhere_in_the_manifest_are_one_line(pristine, tmp_path, dotted):
-    path = _fresh(pristine, tmp_path)
+def test_wrong_types_anywhere_in_the_manifest_are_one_line(pristine, pristine_format_2, tmp_path, dotted):
+    path = _fresh(pristine_format_2 if dotted.startswith("documents.") else pristine, tmp_path)
     original = json.loads((path / "manifest.json").read_text())
     outcomes = []
     for value in BAD_VALUES:
@@ -114,7 +122,7 @@ def _corruptions(files: dict[str, bytes]) -> list[tuple[str, str, bytes]]:
             if array.dtype.kind == "f":
                 out.append((f"{name} NaN", name, _npy(np.full(array.shape, np.nan, array.dtype))))
             if array.dtype.kind in "iu":
-                out += [(f"{name} out of range", name, _npy(array + 10**6)),
+                out += [(f"{name} out of range", name, _npy(array.astype(np.int64) + 10**6)),
                         (f"{name} negative", name, _npy(-np.abs(array) - 1))]
         if name.endswith(".json") or name.endswith(".jsonl"):
             out += [(f"{name} []", name, b"[]"), (f"{name} null", name, b"null"), (f"{name} {{}}", name, b"{}"),
@@ -140,6 +148,13 @@ def _corruptions(files: dict[str, bytes]) -> list[tuple[str, str, bytes]]:
                           ("ids numbers", {"ids": list(range(len(number)))}), ("ids short", {"ids": ["a#0"]}),
                           ("ids twice", {"ids": ["a#0"] * len(number)}), ("headings missing", {"headings": []})):
         out.append((f"chunks.json {label}", "chunks.json", json.dumps({**meta, **change}).encode()))
+    docs = json.loads(files["documents.json"])
+    for label, change in (("ids unsorted", {"ids": docs["ids"][::-1]}), ("an id twice", {"ids": [docs["ids"][0]] * 4}),
+                          ("ids short", {"ids": docs["ids"][1:]}), ("an unknown language", {"languages": ["fr"]}),
+                          ("metadata not objects", {"metadata": [1] * len(docs["ids"])}),
+                          ("titles numbers", {"titles": list(range(len(docs["ids"])))}),
+                          ("dates short", {"dates": []}), ("languages missing", {"languages": []})):
+        out.append((f"documents.json {label}", "documents.json", json.dumps({**docs, **change}).encode()))
     return out
 
 
@@ -166,8 +181,8 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(dotted=st.sampled_from(MANIFEST_PATHS), value=json_values)
-def test_fuzzed_manifest_values(pristine, tmp_path_factory, dotted, value):
-    path = _fresh(pristine, tmp_path_factory.mktemp("fuzz"))
+def test_fuzzed_manifest_values(pristine, pristine_format_2, tmp_path_factory, dotted, value):
+    path = _fresh(pristine_format_2 if dotted.startswith("documents.") else pristine, tmp_path_factory.mktemp("fuzz"))
     manifest = json.loads((path / "manifest.json").read_text())
     _set(manifest, dotted, value)
     _write_manifest(path, manifest)

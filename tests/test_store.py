@@ -30,7 +30,9 @@ def test_round_trip_keeps_chunks_and_results(tiny_index, tmp_path, hash_embedder
     assert np.array_equal(loaded.sentences, tiny_index.sentences)
     assert np.array_equal(loaded.sentence_spans, tiny_index.sentence_spans)
     assert manifest["chunking"]["max_tokens"] == 128
-    assert all(len(d["sha256"]) == 64 for d in manifest["documents"])
+    assert "documents" not in manifest and {"documents.json", "documents.sha256.npy"} <= names
+    assert dict(loaded.documents) == dict(tiny_index.documents)
+    assert all(len(d["sha256"]) == 64 for d in loaded.documents.values())
     assert set(manifest["files"]) == names - {"manifest.json"}
     assert manifest["created"].endswith("Z")
 

@@ -3,7 +3,6 @@ readers that never see half an index. The process tests use real processes and a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -14,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from swsearch import Index, IndexLoadError, IndexWriteError, chunkstore, store
-from swsearch.chunkstore import ChunkTable
+from swsearch import Index, IndexLoadError, IndexWriteError, store, tables
 
-from .conftest import HashEmbedder
+from .conftest import HashEmbedder, legacy_files, write_format_2
 
 # a child that saves the index it is given to a target folder in a loop
 SAVER = """
@@ -128,20 +126,10 @@ def test_a_damaged_index_of_ours_can_be_rebuilt_in_place(saved, tiny_index):
     assert len(Index.load(saved)) == len(tiny_index)
 
 
-def _legacy(manifest, files, version):
-    """Files and manifest as formats 1 and 2 wrote them: the chunks as chunks.jsonl instead of columns."""
-    table = ChunkTable.from_files(files)
-    files = {k: v for k, v in files.items() if k not in chunkstore.FILES}
-    files["chunks.jsonl"] = store.jsonl_bytes([{"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
-                                                "heading": c.heading, "text": c.text} for c in table])
-    table_of = {k: {"bytes": len(v), "sha256": hashlib.sha256(v).hexdigest()} for k, v in files.items()}
-    return {**manifest, "format_version": version, "files": table_of}, files
-
-
 def _format_1_copy(index, tmp_path):
     """The index's files laid out as format 1 did (beside the manifest, no version folder): (folder, manifest
     as it would be written, files)."""
-    manifest, files = _legacy(*store.read_index_dir(index.save(tmp_path / "new")), 1)
+    manifest, files = legacy_files(*store.read_index_dir(index.save(tmp_path / "new")), 1)
     legacy = tmp_path / "legacy"
     legacy.mkdir()
     for name, data in files.items():
@@ -149,20 +137,16 @@ def _format_1_copy(index, tmp_path):
     return legacy, {k: v for k, v in manifest.items() if k != "data"}, files
 
 
-def test_format_2_index_with_chunks_jsonl_is_read_changed_and_saved_as_columns(tiny_index, tmp_path, hash_embedder):
-    manifest, files = _legacy(*store.read_index_dir(tiny_index.save(tmp_path / "new")), 2)
-    old = tmp_path / "old"
-    (old / manifest["data"]).mkdir(parents=True)
-    for name, data in files.items():
-        (old / manifest["data"] / name).write_bytes(bytes(data))
-    (old / "manifest.json").write_text(json.dumps(manifest))
+def test_format_2_index_is_read_changed_and_saved_as_columns(tiny_index, tmp_path, hash_embedder):
+    old = write_format_2(tiny_index, tmp_path)
     loaded = Index.load(old, model=hash_embedder)
     assert loaded.chunks == tiny_index.chunks
     assert loaded.search("volunteer information", k=5) == tiny_index.search("volunteer information", k=5)
     loaded.delete([tiny_index.chunks[0].doc_id]).save()
     again = store.read_index_dir(old)
     assert again[0]["format_version"] == store.FORMAT_VERSION and "chunks.jsonl" not in again[1]
-    assert chunkstore.JSON in again[1] and len(Index.load(old)) < len(tiny_index)
+    assert "documents" not in again[0] and tables.DOC_JSON in again[1]
+    assert tables.JSON in again[1] and len(Index.load(old)) < len(tiny_index)
 
 
 def test_format_1_index_is_read_and_replaced(tiny_index, tmp_path):

@@ -15,7 +15,6 @@ import numpy as np
 
 from . import __version__, filters, fusion, pools, schema, signals, store, vectors
 from .centroids import Centring
-from .chunkstore import ChunkTable
 from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
 from .embed import DEFAULT_MODEL, Embedder, build_embedder, get_embedder, get_query_embedder, normalize, query_engine
 from .errors import IndexLoadError, IndexWriteError, InputError
@@ -24,6 +23,7 @@ from .options import SEARCH_MODES, SearchOptions, resolve_call
 from .parts import ChunkVectors, SentenceVectors
 from .progress import Progress, plural
 from .split import HEADING_SEP, Chunk, sentence_units, split_text
+from .tables import ChunkTable, DocumentTable
 
 CONTEXT_MODES = ("none", "title", "heading", "title+heading")
 #: the longest query accepted: about four times what the model reads (512 tokens), so no real question is
@@ -231,24 +231,24 @@ def _sentence_vectors(chunk_vecs: np.ndarray, spans: np.ndarray, todo: list[int]
 _MANIFEST_SCHEMA = schema.manifest_schema(LANGUAGES, CONTEXT_MODES, ("flat", *vectors.INDEX_TYPES), SEARCH_MODES)
 
 
-def _consistency_problems(manifest: dict[str, Any], chunks: ChunkTable, chunk_vectors: ChunkVectors,
-                          centroids: dict, lexical, sentences: SentenceVectors | None) -> list[str]:
+def _consistency_problems(manifest: dict[str, Any], docs: DocumentTable, chunks: ChunkTable,
+                          chunk_vectors: ChunkVectors, centroids: dict, lexical,
+                          sentences: SentenceVectors | None) -> list[str]:
     """What in a loaded index does not fit together: every part's shape, type and range against the chunks
     and the manifest (a file can be crafted with its sha256 recomputed, so the digests prove nothing)."""
     problems: list[str] = []
     dim = manifest["model"]["dim"]
-    docs = {d["id"]: d for d in manifest["documents"]}
     counts = manifest["counts"]
-    if counts["documents"] != len(docs) or len(docs) != len(manifest["documents"]):
-        problems.append(f"counts.documents is {counts['documents']} for {len(manifest['documents'])} documents "
-                        "(or an id appears twice)")
+    if counts["documents"] != len(docs):
+        problems.append(f"counts.documents is {counts['documents']} for {len(docs)} documents")
+    problems += docs.problems(LANGUAGES)
+    if problems:
+        return problems  # the checks below read the document columns
     if counts.get("chunks") != len(chunks):
         problems.append(f"counts.chunks is {counts.get('chunks')} for {len(chunks)} chunks")
     if counts.get("sentences", 0) != (0 if sentences is None else len(sentences)):
         problems.append(f"counts.sentences is {counts.get('sentences')} for "
                         f"{0 if sentences is None else len(sentences)} sentence vectors")
-    if any(not isinstance(d.get("metadata", {}), dict) for d in manifest["documents"]):
-        problems.append("document metadata that is not a JSON object")
     table_problems = chunks.problems(docs)
     if table_problems:
         return problems + table_problems  # the checks below read the chunk columns
@@ -256,7 +256,7 @@ def _consistency_problems(manifest: dict[str, Any], chunks: ChunkTable, chunk_ve
         array = np.stack(list(centroids.values()))
         if array.ndim != 2 or array.shape[1] != dim or array.dtype.kind != "f" or not np.isfinite(array).all():
             problems.append(f"centroids is not a finite float matrix of dimension {dim}")
-        chunk_langs = {docs[d]["language"] for d in chunks.docs}
+        chunk_langs = set(docs.language_of(chunks.docs).tolist())
         if set(centroids) != chunk_langs:
             problems.append(f"centroids for {sorted(centroids)}, chunks in {sorted(chunk_langs)}")
     problems += chunk_vectors.problems(len(chunks), dim)
@@ -335,12 +335,14 @@ class Index:
     >>> index.search("how are community workers paid?", k=3)
     """
 
-    def __init__(self, *, chunks: Sequence[Chunk], documents: list[dict[str, Any]], chunk_vectors: ChunkVectors,
+    def __init__(self, *, chunks: Sequence[Chunk], documents: Iterable[Mapping[str, Any]] | DocumentTable,
+                 chunk_vectors: ChunkVectors,
                  config: dict[str, Any], embedder: Embedder | None = None, lexical=None,
                  centroids: dict[str, np.ndarray] | None = None, sentence_vectors: SentenceVectors | None = None):
-        #: every chunk as columns (chunkstore.py), a ``Sequence[Chunk]`` keyed by row like every other part
+        #: every chunk as columns (tables.py), a ``Sequence[Chunk]`` keyed by row like every other part
         self.chunks = chunks if isinstance(chunks, ChunkTable) else ChunkTable.from_chunks(chunks)
-        self.documents = {d["id"]: d for d in documents}
+        #: every document's manifest entry by id, as columns (tables.py): a read-only ``Mapping``
+        self.documents = documents if isinstance(documents, DocumentTable) else DocumentTable.from_dicts(documents)
         #: the parts (see parts.py): chunk vectors in FAISS, sentence vectors, the BM25 index (lexical.py) and
         #: the language centroids; every one keyed by chunk row
         self.chunk_vectors = chunk_vectors
@@ -950,8 +952,7 @@ class Index:
         if not len(keep) and not new_chunks:
             raise InputError("the change would leave the index without any text; build a new one instead")
         chunks = self.chunks.take(keep).concat(ChunkTable.from_chunks(new_chunks))
-        documents = {k: v for k, v in self.documents.items() if k not in remove}
-        documents.update({d.id: _document_meta(d) for d in docs})
+        documents = self.documents.changed(remove, [_document_meta(d) for d in docs])
         # rows in tie-break order, as a build of the same documents lays them out: same arrays, same sums,
         # so the same scores to the last bit whatever order documents were added in
         order: np.ndarray | None = chunks.tie_order()
@@ -974,24 +975,24 @@ class Index:
         chunk_vectors = self.chunk_vectors.changed(keep, new_vecs, order)
         centroids = _centroids(chunk_vectors.matrix(), chunks.languages(documents), chunks.tie_order())
         source = self._source
-        self.__init__(chunks=chunks, documents=[documents[d] for d in sorted(documents)],
+        self.__init__(chunks=chunks, documents=documents,
                       chunk_vectors=chunk_vectors, config=self.config, embedder=self._embedder, lexical=lexical,
                       centroids=centroids, sentence_vectors=sentence_vectors)
-        self.config = {**self.config, "corpus_fingerprint": _fingerprint_of(self.documents.values()),
+        self.config = {**self.config, "corpus_fingerprint": self.documents.fingerprint(),
                        "search": _search_config(lexical, bool(centroids), sentence_vectors is not None)}
         self._source, self._changed = source, True
         return self
 
     # ------------------------------------------------------------------ persistence
     def manifest(self) -> dict[str, Any]:
-        """What ``save`` writes to manifest.json (without the file digests)."""
+        """What ``save`` writes to manifest.json (without the file digests; the documents go to their table's
+        files)."""
         return {
             "format": store.FORMAT, "format_version": store.FORMAT_VERSION, "swsearch_version": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             **self.config,
             "counts": {"documents": len(self.documents), "chunks": len(self.chunks),
                        "sentences": 0 if self.sentences is None else len(self.sentences)},
-            "documents": list(self.documents.values()),
         }
 
     def save(self, path: str | Path | None = None) -> Path | str:
@@ -1010,7 +1011,7 @@ class Index:
             path, expect = self._source[0], (self._source[1] if self._changed else None)
         if path is None:
             raise InputError("this index was not loaded from a folder; say where to save it: index.save(path)")
-        files = {**self.chunks.to_files(), **self.chunk_vectors.to_files()}
+        files = {**self.chunks.to_files(), **self.documents.to_files(), **self.chunk_vectors.to_files()}
         if self.centroids:
             langs = sorted(self.centroids)
             files["centroids.npy"] = store.npy_bytes(np.stack([self.centroids[lang] for lang in langs]))
@@ -1043,7 +1044,8 @@ class Index:
             warming = _warm_up_in_background(lambda: get_query_embedder(want))
         try:
             chunks = ChunkTable.from_files(files)
-            documents = manifest["documents"]
+            documents = (DocumentTable.from_files(files) if manifest["format_version"] >= 3
+                         else DocumentTable.from_dicts(manifest["documents"]))
             model_info = manifest["model"]
             dim = int(model_info["dim"])
             chunk_vectors = ChunkVectors.from_files(files)
@@ -1056,10 +1058,11 @@ class Index:
                 from .lexical import LexicalIndex
                 lexical = LexicalIndex.from_files(files)
             sentence_vectors = SentenceVectors.from_files(files, len(chunks))
-        except (KeyError, TypeError, ValueError, RuntimeError, IndexError):
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, OverflowError):
             raise IndexLoadError(f"{path} is corrupt (unreadable manifest, chunks or vectors); rebuild it with: "
                                  f"swsearch index [CORPUS] --out {path}") from None
-        problems = _consistency_problems(manifest, chunks, chunk_vectors, centroids, lexical, sentence_vectors)
+        problems = _consistency_problems(manifest, documents, chunks, chunk_vectors, centroids, lexical,
+                                         sentence_vectors)
         if problems:
             raise IndexLoadError(f"{path} is inconsistent ({'; '.join(problems)}); rebuild it with: "
                                  f"swsearch index [CORPUS] --out {path}")
@@ -1081,7 +1084,8 @@ class Index:
         """A summary for ``swsearch info``: model, the engine that embeds queries, counts, chunking, documents."""
         m = self.manifest()
         out = {k: m[k] for k in ("swsearch_version", "model", "chunking", "index_type", "search", "counts",
-                                 "corpus_fingerprint", "documents") if k in m}
+                                 "corpus_fingerprint") if k in m}
+        out["documents"] = self.documents.entries()
         out["query_engine"] = query_engine(m["model"])
         if self._source is not None:
             out["path"], out["version"] = str(self._source[0]), self._source[1]

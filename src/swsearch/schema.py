@@ -119,7 +119,8 @@ def named(check: Check, root: str) -> Callable[[Any], str | None]:
 
 def manifest_schema(languages: tuple[str, ...], context_modes: tuple[str, ...], index_types: tuple[str, ...],
                     modes: tuple[str, ...]) -> Callable[[Any], str | None]:
-    """The schema of manifest.json (format 1 and 2), given the values swsearch knows: a function from a parsed
+    """The schema of manifest.json (formats 1 to 3; format 3 keeps the documents in tables.py's files, not in
+    ``documents``), given the values swsearch knows: a function from a parsed
     manifest to the first problem ("manifest.documents[3].language must be one of en, zh (got 'fr')") or None."""
     document = obj({"id": text, "title": text, "language": one_of(*languages), "date": optional_text,
                     "source": optional_text, "sha256": hex_digest, "chars": count(0), "metadata": mapping_of(any_json)},
@@ -137,4 +138,4 @@ def manifest_schema(languages: tuple[str, ...], context_modes: tuple[str, ...], 
                       optional=("default_mode", "lexical", "centroids", "sentences", "weights")),
         "counts": obj({"documents": count(0), "chunks": count(0), "sentences": count(0)}, optional=("sentences",)),
         "documents": list_of(document),
-    }, optional=("swsearch_version", "search", "corpus_fingerprint", "index_type")), "manifest")
+    }, optional=("swsearch_version", "search", "corpus_fingerprint", "index_type", "documents")), "manifest")

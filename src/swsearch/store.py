@@ -43,13 +43,15 @@ import numpy as np
 from .errors import IndexLoadError, IndexWriteError
 
 FORMAT = "swsearch-index"
-#: 3: the chunks as columns (chunkstore.py) instead of chunks.jsonl; the layout of folders is format 2's
+#: 3: the chunks and documents as columns (tables.py) instead of chunks.jsonl and a list in the manifest; the
+#: layout of folders is format 2's
 FORMAT_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 CHUNKS = "chunks.jsonl"  # formats 1 and 2
-CHUNK_TABLE = "chunks.json"  # format 3: with the column files of chunkstore.py
+CHUNK_TABLE = "chunks.json"  # format 3: with the column files of tables.py
+DOCUMENT_TABLE = "documents.json"  # format 3: with the column files of tables.py; formats 1, 2: in the manifest
 VECTORS = "vectors.faiss"
 SENTENCES, SENTENCE_SPANS = "sentences.npy", "sentence_spans.npy"
 #: the manifest is read whole; a larger one is refused rather than read into memory
@@ -173,7 +175,7 @@ def _file_table(path: Path, manifest: dict[str, Any]) -> tuple[Path, dict[str, t
                 or not re.fullmatch(r"[0-9a-f]{64}", digest)):
             raise IndexLoadError(bad)
         table[name] = (size, digest)
-    for required in (CHUNKS if manifest["format_version"] < 3 else CHUNK_TABLE, VECTORS):
+    for required in ((CHUNKS,) if manifest["format_version"] < 3 else (CHUNK_TABLE, DOCUMENT_TABLE)) + (VECTORS,):
         if required not in table:
             raise IndexLoadError(f"{path} lists no {required}; {_rebuild_hint(path)}")
     return folder, table

@@ -1,13 +1,15 @@
-"""The chunk columns: what goes in comes back, in every order a change makes, and crafted columns are caught."""
+"""The chunk and document tables: what goes in comes back, in every order a change makes, and crafted columns
+are caught."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from swsearch.chunkstore import ChunkTable
-from swsearch.index import tie_key_of
+from swsearch.documents import LANGUAGES
+from swsearch.index import _fingerprint_of, tie_key_of
 from swsearch.split import Chunk
+from swsearch.tables import ChunkTable, DocumentTable
 
 
 def _chunks(odd: bool) -> list[Chunk]:
@@ -65,3 +67,37 @@ def test_offsets_that_do_not_fit_the_text_are_named():
     assert bad.problems(docs) == ["a chunk whose offsets do not fit its text"]
     assert bad.problems({**docs, "a": {"language": "en", "chars": 5}})[-1] == "a chunk ends after its document"
     assert table.problems({"a": {}}) == ["chunks of documents the manifest does not list"]
+
+
+def _entries() -> list[dict]:
+    out = []
+    for i, (doc_id, lang) in enumerate((("z", "en"), ("a", "zh"), ("m#1", "other"), ("中文", "zh"))):
+        entry = {"id": doc_id, "title": f"title {i}", "language": lang, "date": f"2024-01-0{i}" if i else None,
+                 "source": None if i % 2 else f"https://example.org/{i}", "sha256": f"{i:02x}" * 32, "chars": 10 * i}
+        if i % 2:
+            entry["metadata"] = {"kind": ["law", i], "note": None}
+        out.append(entry)
+    return out
+
+
+def test_documents_round_trip_as_the_entries_they_were():
+    entries = _entries()
+    table = DocumentTable.from_dicts(entries)
+    assert list(table) == sorted(d["id"] for d in entries) and len(table) == 4 and "a" in table and "b" not in table
+    assert dict(table) == {d["id"]: d for d in entries}
+    loaded = DocumentTable.from_files(table.to_files())
+    assert loaded.entries() == sorted(entries, key=lambda d: d["id"]) and loaded.problems(LANGUAGES) == []
+    assert loaded.fingerprint() == _fingerprint_of(entries)  # what a build of the same documents records
+    assert loaded.language_of(["中文", "z"]).tolist() == ["zh", "en"] and loaded.chars_of(["m#1"]).tolist() == [20]
+
+
+def test_a_document_change_gives_the_table_of_the_resulting_entries():
+    entries = _entries()
+    table = DocumentTable.from_dicts(entries)
+    new = [{**entries[0], "title": "replaced"}, {"id": "b", "title": "", "language": "en", "date": None,
+                                                 "source": None, "sha256": "ff" * 32, "chars": 3}]
+    changed = table.changed({"a"}, new)
+    expected = [new[0], new[1], *(d for d in entries[2:])]
+    assert changed.entries() == sorted(expected, key=lambda d: d["id"])
+    assert changed.fingerprint() == _fingerprint_of(expected)
+    assert table.changed({"z", "a"}, []).entries() == sorted(entries[2:], key=lambda d: d["id"])

@@ -1,15 +1,20 @@
-"""The chunk store: every chunk's id, document, offsets, heading and text as columns, saved as ``.npy`` files,
-one JSON file and one UTF-8 text file.
+"""The chunk and document tables: every chunk's and every document's fields as columns, saved as ``.npy``
+files, one JSON file each and one UTF-8 text file.
 
-A chunk is read whole only when a hit shows it. Loading a million chunks reads a few arrays, maps the text
-file and checks every chunk with numpy, where one JSON line per chunk (the ``chunks.jsonl`` of indexes written
-before this store) took seconds to parse, build as objects and check one by one. ``ChunkTable`` is a
-``Sequence[Chunk]``, so ``index.chunks[row]`` and ``for c in index.chunks`` read as before.
+A chunk or document is built whole only when a hit shows it. Loading a million chunks reads a few arrays,
+maps the text file and checks every row with numpy, where one JSON line per chunk (the ``chunks.jsonl`` of
+index formats 1 and 2) and one JSON object per document in the manifest took seconds to parse, build as
+objects and check one by one. ``ChunkTable`` is a ``Sequence[Chunk]`` and ``DocumentTable`` a read-only
+``Mapping`` from document id to its manifest entry, so ``index.chunks[row]`` and ``index.documents[id]`` read
+as before.
 
-Files: ``chunks.json`` (the documents' ids, the distinct headings, and the chunk ids only where one is not
-``<document id>#<number>``), ``chunks.doc.npy`` (each chunk's document, an index into those ids),
+Chunk files: ``chunks.json`` (the documents' ids, the distinct headings, and the chunk ids only where one is
+not ``<document id>#<number>``), ``chunks.doc.npy`` (each chunk's document, an index into those ids),
 ``chunks.number.npy``, ``chunks.spans.npy`` (start, end in the document), ``chunks.heading.npy`` (an index
 into the headings), ``chunks.text_offsets.npy`` (byte offsets) and ``chunks.text.bin`` (the texts, UTF-8).
+Document files: ``documents.json`` (ids, titles, dates, sources, metadata and the language names),
+``documents.language.npy`` (an index into those names), ``documents.chars.npy`` (-1: not recorded) and
+``documents.sha256.npy`` (32 bytes a document).
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ JSON, DOC, NUMBER, SPANS, HEADING, OFFSETS, TEXT = (
     store.CHUNK_TABLE, "chunks.doc.npy", "chunks.number.npy", "chunks.spans.npy", "chunks.heading.npy",
     "chunks.text_offsets.npy", "chunks.text.bin")
 FILES = (JSON, DOC, NUMBER, SPANS, HEADING, OFFSETS, TEXT)
+DOC_JSON, DOC_LANGUAGE, DOC_CHARS, DOC_SHA256 = (
+    store.DOCUMENT_TABLE, "documents.language.npy", "documents.chars.npy", "documents.sha256.npy")
+DOCUMENT_FILES = (DOC_JSON, DOC_LANGUAGE, DOC_CHARS, DOC_SHA256)
 #: the text file is checked in blocks of this many bytes, so a check never holds a copy of all the text
 _CHECK_BLOCK = 16 << 20
 _NUMBERED = re.compile(r"(.*)#(\d+)", re.DOTALL)
@@ -202,6 +210,8 @@ class ChunkTable(Sequence[Chunk]):
 
     def languages(self, documents: Mapping[str, Mapping[str, Any]]) -> np.ndarray:
         """Each chunk's language (its document's), in row order."""
+        if isinstance(documents, DocumentTable):
+            return documents.language_of(self.docs)[self.doc]
         langs = np.array([documents[d]["language"] for d in self.docs] or [""])
         return langs[self.doc] if len(self.docs) else np.array([], dtype=langs.dtype)
 
@@ -256,7 +266,12 @@ class ChunkTable(Sequence[Chunk]):
         problems = []
         if len(set(self.docs)) != len(self.docs):
             problems.append("chunks.json lists a document twice")
-        if any(d not in documents for d in self.docs):
+        try:
+            if isinstance(documents, DocumentTable):
+                documents.rows_of(self.docs)
+            elif any(d not in documents for d in self.docs):
+                raise KeyError
+        except KeyError:
             problems.append("chunks of documents the manifest does not list")
             return problems
         if self._ids is None:
@@ -279,8 +294,11 @@ class ChunkTable(Sequence[Chunk]):
                 problems.append("a chunk whose offsets do not fit its text")
         except UnicodeDecodeError:
             problems.append("chunks.text.bin is not UTF-8 text")
-        chars = np.array([min(c, 1 << 62) if isinstance(c := documents[d].get("chars"), int) else -1
-                          for d in self.docs] or [0], dtype=np.int64)[self.doc]
+        if isinstance(documents, DocumentTable):
+            chars = documents.chars_of(self.docs)[self.doc]
+        else:
+            chars = np.array([min(c, 1 << 62) if isinstance(c := documents[d].get("chars"), int) else -1
+                              for d in self.docs] or [0], dtype=np.int64)[self.doc]
         if np.any((chars >= 0) & (ends > chars)):
             problems.append("a chunk ends after its document")
         return problems
@@ -296,9 +314,181 @@ class ChunkTable(Sequence[Chunk]):
             end = max(end, row + 1)
             a, b = int(self.offsets[row]), int(self.offsets[end])
             str(memoryview(self._text)[a:b], "utf-8")  # valid, or UnicodeDecodeError
-            sums = np.zeros(b - a + 1, dtype=np.int32)  # a block is < 2**31 bytes
-            np.cumsum((data[a:b] & 0xC0) == 0x80, out=sums[1:])
-            local = self.offsets[row:end + 1] - a
-            counts[row:end] -= sums[local[1:]] - sums[local[:-1]]
+            # continuation bytes per chunk: one sum per non-empty chunk, each running to the next one's start
+            full = np.flatnonzero(counts[row:end]) + row
+            if len(full):
+                cont = ((data[a:b] & 0xC0) == 0x80).view(np.uint8)  # summed as bytes: 3x faster than bools
+                counts[full] -= np.add.reduceat(cont, self.offsets[full] - a, dtype=np.int32)
             row = end
         return counts
+
+
+def _text_list(value: Any, n: int, nullable: bool) -> bool:
+    """Whether ``value`` is a list of ``n`` strings (or nulls, where ``nullable``): JSON holds no str subclass."""
+    return isinstance(value, list) and len(value) == n and set(map(type, value)) <= (
+        {str, type(None)} if nullable else {str})
+
+
+class DocumentTable(Mapping[str, dict]):
+    """Every document of an index as columns, sorted by id: a read-only mapping from id to the entry a
+    format-2 manifest listed (id, title, language, date, source, sha256, chars and metadata when it has some)."""
+
+    def __init__(self, ids: list[str], titles: list[str], languages: list[str], language: np.ndarray,
+                 dates: list[str | None], sources: list[str | None], sha256: np.ndarray, chars: np.ndarray,
+                 metadata: list[dict | None]):
+        self.ids = ids
+        self.titles = titles
+        self.languages = languages  #: the language names; ``language`` indexes this list
+        self.language = language
+        self.dates = dates
+        self.sources = sources
+        self.sha256 = sha256  #: (n, 32) uint8
+        self.chars = chars  #: -1 where a format-1 manifest did not record it
+        self.metadata = metadata
+        self._rows: dict[str, int] | None = None
+
+    @classmethod
+    def from_dicts(cls, entries: Iterable[Mapping[str, Any]]) -> DocumentTable:
+        """A table of manifest entries (``_document_meta``'s dicts), sorted by id."""
+        entries = sorted(entries, key=lambda d: d["id"])
+        names = sorted({d["language"] for d in entries})
+        code = {name: i for i, name in enumerate(names)}
+        n = len(entries)
+        sha = np.frombuffer(b"".join(bytes.fromhex(d["sha256"]) for d in entries), dtype=np.uint8).reshape(n, 32)
+        return cls([d["id"] for d in entries], [d.get("title", "") for d in entries], names,
+                   np.array([code[d["language"]] for d in entries], dtype=np.int64).reshape(n),
+                   [d.get("date") for d in entries], [d.get("source") for d in entries], sha,
+                   np.array([min(d.get("chars", -1), 1 << 62) for d in entries], dtype=np.int64).reshape(n),
+                   [d.get("metadata") or None for d in entries])
+
+    # ------------------------------------------------------------------ the mapping
+    def _row_of(self) -> dict[str, int]:
+        if self._rows is None:
+            self._rows = {d: i for i, d in enumerate(self.ids)}
+        return self._rows
+
+    def __getitem__(self, doc_id: str) -> dict:
+        return self.entry(self._row_of()[doc_id])
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._row_of()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def entry(self, row: int) -> dict:
+        """Document ``row`` as its manifest entry (a new dict)."""
+        out = {"id": self.ids[row], "title": self.titles[row], "language": self.languages[self.language[row]],
+               "date": self.dates[row], "source": self.sources[row], "sha256": self.sha256[row].tobytes().hex()}
+        if self.chars[row] >= 0:
+            out["chars"] = int(self.chars[row])
+        if self.metadata[row]:
+            out["metadata"] = dict(self.metadata[row])
+        return out
+
+    def entries(self) -> list[dict]:
+        """Every document's manifest entry, in id order."""
+        return [self.entry(i) for i in range(len(self))]
+
+    def rows_of(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """The rows of these documents (KeyError for one the table does not hold). A chunk table lists its
+        documents in id order too, so usually these are all the rows, recognised without a lookup."""
+        if list(doc_ids) == self.ids:
+            return np.arange(len(self.ids), dtype=np.int64)
+        rows = self._row_of()
+        return np.array([rows[d] for d in doc_ids], dtype=np.int64).reshape(len(doc_ids))
+
+    def language_of(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """The languages of these documents, as an array of names."""
+        return np.array(self.languages or [""])[self.language[self.rows_of(doc_ids)]]
+
+    def chars_of(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """The recorded lengths of these documents (-1: not recorded)."""
+        return self.chars[self.rows_of(doc_ids)]
+
+    def changed(self, remove: set[str], entries: Iterable[Mapping[str, Any]]) -> DocumentTable:
+        """Without the documents ``remove``, with ``entries`` (new manifest entries, replacing any same id)."""
+        entries = list(entries)
+        drop = remove | {d["id"] for d in entries}
+        kept = self._take([i for i, d in enumerate(self.ids) if d not in drop])
+        return kept._merged(DocumentTable.from_dicts(entries)) if entries else kept
+
+    def _take(self, rows: list[int]) -> DocumentTable:
+        pick = np.array(rows, dtype=np.int64)
+        return DocumentTable([self.ids[i] for i in rows], [self.titles[i] for i in rows], self.languages,
+                             self.language[pick], [self.dates[i] for i in rows], [self.sources[i] for i in rows],
+                             self.sha256[pick], self.chars[pick], [self.metadata[i] for i in rows])
+
+    def _merged(self, other: DocumentTable) -> DocumentTable:
+        """Both tables' rows (no id in both), sorted by id."""
+        names = sorted(set(self.languages) | set(other.languages))
+        code = {name: i for i, name in enumerate(names)}
+        language = np.concatenate([np.array([code[x] for x in self.languages], dtype=np.int64)[self.language],
+                                   np.array([code[x] for x in other.languages], dtype=np.int64)[other.language]])
+        ids = self.ids + other.ids
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        pick = np.array(order, dtype=np.int64)
+        both = (self.titles + other.titles, self.dates + other.dates, self.sources + other.sources,
+                self.metadata + other.metadata)
+        titles, dates, sources, metadata = ([column[i] for i in order] for column in both)
+        return DocumentTable([ids[i] for i in order], titles, names, language[pick], dates, sources,
+                             np.concatenate([self.sha256, other.sha256])[pick],
+                             np.concatenate([self.chars, other.chars])[pick], metadata)
+
+    def fingerprint(self) -> str:
+        """sha256 over (id, language, title, text sha256) of every document in id order (``corpus_fingerprint``)."""
+        import hashlib
+        h = hashlib.sha256()
+        hexes = self.sha256.tobytes().hex()
+        for i, (doc_id, title) in enumerate(zip(self.ids, self.titles)):
+            h.update(f"{doc_id}\0{self.languages[self.language[i]]}\0{title}\0{hexes[64 * i:64 * i + 64]}\n".encode())
+        return h.hexdigest()
+
+    # ------------------------------------------------------------------ files
+    def to_files(self) -> dict[str, bytes]:
+        meta = {"ids": self.ids, "titles": self.titles, "dates": self.dates, "sources": self.sources,
+                "metadata": self.metadata, "languages": self.languages}
+        return {DOC_JSON: json.dumps(meta, ensure_ascii=False, allow_nan=False).encode("utf-8"),
+                DOC_LANGUAGE: store.npy_bytes(self.language), DOC_CHARS: store.npy_bytes(self.chars),
+                DOC_SHA256: store.npy_bytes(self.sha256)}
+
+    @classmethod
+    def from_files(cls, files: Mapping[str, Any]) -> DocumentTable:
+        """The table the files hold; ValueError (or KeyError, TypeError) naming what is malformed."""
+        meta = json.loads(bytes(files[DOC_JSON]).decode("utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("documents.json is not an object")
+        ids = meta["ids"]
+        n = len(ids) if isinstance(ids, list) else -1
+        if not (_text_list(ids, n, False) and _text_list(meta["titles"], n, False)
+                and _text_list(meta["dates"], n, True) and _text_list(meta["sources"], n, True)
+                and _text_list(meta["languages"], len(meta["languages"]), False)
+                and isinstance(meta["metadata"], list) and len(meta["metadata"]) == n
+                and all(m is None or isinstance(m, dict) for m in meta["metadata"])):
+            raise ValueError("documents.json does not hold one id, title, date, source and metadata per document")
+        language, chars, sha = (store.npy_load(files[name]) for name in (DOC_LANGUAGE, DOC_CHARS, DOC_SHA256))
+        if language.dtype.kind not in "iu" or chars.dtype.kind not in "iu" or sha.dtype != np.uint8:
+            raise ValueError("a document column of the wrong type")
+        return cls(ids, meta["titles"], meta["languages"], language.astype(np.int64, copy=False), meta["dates"],
+                   meta["sources"], sha, chars.astype(np.int64, copy=False), meta["metadata"])
+
+    def problems(self, known_languages: Sequence[str]) -> list[str]:
+        """What in a loaded table does not fit together: shapes, ranges, order and languages."""
+        n = len(self.ids)
+        if self.language.shape != (n,) or self.chars.shape != (n,) or self.sha256.shape != (n, 32):
+            return ["the document columns differ in length"]
+        problems = []
+        if n and (self.language.min() < 0 or self.language.max() >= len(self.languages)):
+            problems.append("a document whose language documents.json does not list")
+        unknown = sorted(set(self.languages) - set(known_languages))
+        if unknown:
+            problems.append(f"documents in language {unknown[0]!r:.40}; this swsearch knows "
+                            f"{', '.join(known_languages)}")
+        if any(a >= b for a, b in zip(self.ids, self.ids[1:])):
+            problems.append("document ids that are not unique and sorted")
+        if n and self.chars.min() < -1:
+            problems.append("a document with a negative length")
+        return problems
