@@ -90,6 +90,7 @@ def test_metadata_survives_indexing_saving_and_adding(tmp_path):
     assert hit.metadata == {"department": "civil affairs", "year": 2019}
     loaded = Index.load(index.save(tmp_path / "ix"), model=HashEmbedder())
     assert [h.to_dict() for h in loaded.search("wage", k=2)] == [h.to_dict() for h in index.search("wage", k=2)]
+    assert {h.doc_id for h in loaded.search("allowance wage hours", k=3, where={"year": {">": 2020}})} == {"p2"}
     grown = loaded.add([Document(id="p3", text="Mediators receive an allowance.", metadata={"year": 2024})])
     assert {h.doc_id for h in grown.search("allowance wage hours", k=3, where={"year": {">": 2020}})} == {"p2", "p3"}
     assert grown.search("allowance", k=1, doc_ids="p3")[0].metadata == {"year": 2024}

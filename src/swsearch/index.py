@@ -363,6 +363,7 @@ class Index:
         self._source: tuple[Path, str | None] | None = None
         self._changed = False
         self._doc_rows: dict[str, np.ndarray] | None = None
+        self._entries: list[dict[str, Any]] | None = None
         self._lang_rows: dict[str, np.ndarray] | None = None
         self._warming: threading.Thread | None = None
         self._lock = threading.RLock()  # one load of the query encoder however many threads search at once
@@ -607,7 +608,9 @@ class Index:
         if language is not None and language not in LANGUAGES:
             raise InputError(f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}")
         if where is not None:
-            kept = filters.matching_documents(self.documents.values(), where)
+            if self._entries is None:  # built once, at the first filter: the table builds entries on demand
+                self._entries = self.documents.entries()
+            kept = filters.matching_documents(self._entries, where)
             if doc_ids is not None:
                 wanted = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
                 self._rows_for(wanted, None)  # unknown ids are still an error
