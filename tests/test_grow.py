@@ -91,6 +91,40 @@ def test_adding_to_an_hnsw_index_grows_its_graph_in_tie_order(hash_embedder):
     assert recall(grown) >= min(0.9, recall(fresh))
 
 
+def test_deleting_from_an_hnsw_index_cuts_the_nodes_out_of_its_graph(hash_embedder, tmp_path, monkeypatch):
+    """A few documents deleted (and one replaced): the graph keeps its other nodes and links, holds the same
+    vectors in the same rows as a build of the rest, finds what exact search finds, and saves and loads."""
+    from swsearch import parts, vectors
+
+    docs = [Document(id=f"d{i:03d}", text=f"document number {i} talks about topic {i % 7} and item {i % 11}.")
+            for i in range(300)]
+    gone = [f"d{i:03d}" for i in (0, 5, 77, 150, 299)]
+    monkeypatch.setattr(parts, "REMOVE_IN_PLACE", 0.02)
+    cut = vectors.keep_entries
+    calls = []
+    monkeypatch.setattr(vectors, "keep_entries", lambda index, keep: (calls.append(len(keep)), cut(index, keep)))
+    built = Index.build(docs, model=hash_embedder, index_type="hnsw")
+    shrunk = built.delete(gone).upsert([Document(id="d010", text="a replaced document about topic 3.")])
+    rest = [d for d in docs if d.id not in gone and d.id != "d010"]
+    fresh = Index.build([*rest, Document(id="d010", text="a replaced document about topic 3.")],
+                        model=hash_embedder, index_type="hnsw")
+    assert calls == [295, 294]  # cut out of the graph both times, not rebuilt
+    assert [c.id for c in shrunk.chunks] == [c.id for c in fresh.chunks]
+    assert np.array_equal(shrunk.chunk_vectors.matrix(), fresh.chunk_vectors.matrix())
+    q = hash_embedder.encode_queries(["topic 3 item 5", "document number 12", "topic 6", "item 4", "number 200"])
+    exact = q @ fresh.chunk_vectors.matrix().T
+    tenth = np.sort(exact, axis=1)[:, -10]
+
+    def recall(index):
+        _, rows = index.chunk_vectors.search(q, 10)
+        assert rows.min() >= 0 and rows.max() < len(fresh)
+        return np.mean([np.mean(e[r] >= t - 1e-6) for e, r, t in zip(exact, rows, tenth)])
+
+    assert recall(shrunk) >= min(0.9, recall(fresh))
+    loaded = Index.load(shrunk.save(tmp_path / "ix"), model=hash_embedder)
+    assert loaded.search("topic 3 item 5", k=10) == shrunk.search("topic 3 item 5", k=10)
+
+
 def test_delete_ranks_like_a_build_without(tiny_corpus, hash_embedder):
     docs = _tiny_documents(tiny_corpus)
     shrunk = Index.build(docs, model=hash_embedder).delete([d.id for d in docs[1:3]])
@@ -205,3 +239,40 @@ def test_ties_follow_chunk_ids_not_rows(tiny_corpus, hash_embedder):
         assert [h.chunk_id for h in a.search("zzzz qqqq", k=20, mode=mode)] == \
                [h.chunk_id for h in b.search("zzzz qqqq", k=20, mode=mode)]
     assert TINY_DOCS  # the fixture's corpus is what the test ranks
+
+
+@pytest.mark.parametrize("remove_entry_point", [False, True])
+def test_cutting_nodes_out_of_an_hnsw_graph_leaves_a_well_formed_graph(remove_entry_point):
+    """Every kept list holds only kept nodes, packed before its -1s; the entry point is a kept node of the top
+    level; the vectors are the kept ones in order; search finds what exact search finds."""
+    import faiss
+
+    from swsearch import vectors
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2000, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    index = vectors.build_index(x, "hnsw")
+    entry = faiss.downcast_index(index).hnsw.entry_point
+    dead = set(rng.choice(2000, 40, replace=False).tolist()) - {entry} | ({entry} if remove_entry_point else set())
+    keep = np.array(sorted(set(range(2000)) - dead))
+    vectors.keep_entries(index, keep)
+    hnsw = faiss.downcast_index(index).hnsw
+    m = len(keep)
+    assert index.ntotal == m and np.array_equal(vectors.flat_view(index), x[keep])
+    offsets = faiss.vector_to_array(hnsw.offsets).astype(np.int64)
+    links = faiss.vector_to_array(hnsw.neighbors)
+    levels = faiss.vector_to_array(hnsw.levels)
+    cum = faiss.vector_to_array(hnsw.cum_nneighbor_per_level).astype(np.int64)
+    assert len(offsets) == m + 1 and len(levels) == m and len(links) == offsets[-1]
+    assert links.max() < m
+    for node in range(m):
+        for level in range(levels[node]):
+            seg = links[offsets[node] + cum[level]:offsets[node] + cum[level + 1]]
+            filled = seg >= 0
+            assert not np.any(filled[1:] & ~filled[:-1])  # no link after a -1
+    assert levels[hnsw.entry_point] - 1 == hnsw.max_level == levels.max() - 1
+    q = rng.standard_normal((50, 16)).astype(np.float32)
+    _, rows = index.search(q, 10)
+    exact = np.argsort(-(q @ x[keep].T), axis=1)[:, :10]
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(rows, exact)]) >= 0.9

@@ -133,6 +133,53 @@ def permute(index, order: np.ndarray) -> None:
     _faiss().downcast_index(index).permute_entries(np.ascontiguousarray(order, dtype=np.int64))
 
 
+def keep_entries(index, keep: np.ndarray) -> None:
+    """Remove every entry of an HNSW index but ``keep`` (ascending), in place: entry i becomes old entry
+    ``keep[i]``. FAISS cannot remove from a graph, so the removed nodes are relabelled past the kept ones, cut
+    off with their vectors, and dropped from the kept nodes' neighbour lists (each list closed up, as FAISS
+    stops reading a list at its first -1); each lost link is replaced by the nearest of the removed node's own
+    kept neighbours (hnswlib's repair), and a removed entry point hands over to a kept node of the highest
+    level. A few deletions cost a pass over the arrays instead of a rebuild of the graph (14 s at 113k chunks)."""
+    faiss = _faiss()
+    base = faiss.downcast_index(index)
+    n, m = int(base.ntotal), len(keep)
+    if m == n:
+        return
+    dead = np.setdiff1d(np.arange(n, dtype=np.int64), keep)
+    base.permute_entries(np.concatenate([np.asarray(keep, dtype=np.int64), dead]))
+    hnsw = base.hnsw
+    offsets = faiss.vector_to_array(hnsw.offsets).astype(np.int64)
+    neighbors = faiss.vector_to_array(hnsw.neighbors)[:offsets[m]].copy()
+    levels = faiss.vector_to_array(hnsw.levels)[:m].copy()
+    cum = faiss.vector_to_array(hnsw.cum_nneighbor_per_level).astype(np.int64)
+    every = faiss.vector_to_array(hnsw.neighbors)  # the removed nodes' lists too, for the repair below
+    xb = flat_view(base)
+    stale = np.flatnonzero(neighbors >= m)  # links to removed nodes
+    nodes = np.searchsorted(offsets, stale, side="right") - 1
+    level = np.searchsorted(cum, stale - offsets[nodes], side="right") - 1
+    for a, b in {(int(a), int(b)) for a, b in zip(nodes, level)}:
+        start, end = offsets[a] + cum[b], offsets[a] + cum[b + 1]
+        links = neighbors[start:end]
+        links = links[links >= 0]
+        lost, links = links[links >= m], links[links < m]
+        # each lost link hands over to the best of the removed node's own kept neighbours (hnswlib's repair)
+        near = np.concatenate([every[offsets[x] + cum[b]:offsets[x] + cum[b + 1]] for x in lost])
+        near = np.setdiff1d(near[(near >= 0) & (near < m) & (near != a)], links)
+        if len(near):
+            near = near[np.argsort(-(xb[near] @ xb[a]), kind="stable")[:len(lost)]]
+            links = np.concatenate([links, near.astype(links.dtype)])
+        neighbors[start:end] = -1
+        neighbors[start:start + len(links)] = links
+    faiss.copy_array_to_vector(neighbors, hnsw.neighbors)
+    faiss.copy_array_to_vector(offsets[:m + 1].astype(np.uint64), hnsw.offsets)
+    faiss.copy_array_to_vector(levels, hnsw.levels)
+    if hnsw.entry_point >= m:
+        hnsw.entry_point = int(np.argmax(levels))
+        hnsw.max_level = int(levels[hnsw.entry_point]) - 1
+    faiss.downcast_index(base.storage).remove_ids(faiss.IDSelectorRange(m, n))
+    base.ntotal = m
+
+
 def serialize(index) -> bytes:
     return _faiss().serialize_index(index).tobytes()
 
