@@ -152,3 +152,39 @@ def test_the_numpy_bm25_build_writes_what_bm25s_writes(corpus):
     for key in ("data", "indices", "indptr"):
         assert a[key].dtype == b[key].dtype and a[key].tobytes() == b[key].tobytes(), key
     assert built[0].vocab_dict == built[1].vocab_dict
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_a_change_on_the_stored_token_ids_gives_what_a_build_of_the_tokens_gives(stored):
+    """with_rows renumbers the stored token ids instead of building token lists; every array, the vocabulary,
+    lexicon, tables, glossary and tokens must be what from_tokens makes of the same chunks."""
+    from swsearch.lexical import _bm25s_class
+
+    texts = [f"{t} {i}" for i in range(12) for t in TEXTS]
+    lex = LexicalIndex.build(texts)
+    if stored:  # as loaded from disk: only the encoded form
+        lex = LexicalIndex.from_files(lex.to_files())
+        assert lex._tokens is None
+    keep = np.array([i for i in range(len(texts)) if i % 5 != 2])
+    new = ["新的社区志愿者 registered hours", "", "调解 mediation 10,000 residents"]
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(keep) + len(new))
+    changed = lex.with_rows(keep, new, order)
+    assert changed._tokens is None and changed._encoded is not None  # the numpy path ran
+    tokens = [[*lex.tokens[i]] for i in keep] + [tokenize(t, full_segmenter()) for t in new]
+    tokens = [tokens[i] for i in order]
+    fresh = LexicalIndex.from_tokens(tokens, dict(lex.glossary), {}, 1, k1=1.5, b=0.75)
+    assert isinstance(fresh.retriever, _bm25s_class())
+    for key in ("data", "indices", "indptr"):
+        a, b = changed.retriever.scores[key], fresh.retriever.scores[key]
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), key
+    assert changed.retriever.scores["num_docs"] == fresh.retriever.scores["num_docs"]
+    assert changed.retriever.vocab_dict == fresh.retriever.vocab_dict
+    assert changed.tokens == tokens
+    rebuilt = LexicalIndex.build([texts[i] for i in keep] + new)  # rows in another order: same statistics
+    assert changed.glossary == rebuilt.glossary
+    assert sorted(changed.retriever.scores["data"].tolist()) == sorted(rebuilt.retriever.scores["data"].tolist())
+    assert changed.lexicon == rebuilt.lexicon and changed.tables == rebuilt.tables
+    for query in ("community workers", "调解", "志愿者 hours"):
+        own, tr = changed.query_tokens(query)
+        assert np.array_equal(np.sort(changed.scores(own + tr)), np.sort(rebuilt.scores(own + tr)))

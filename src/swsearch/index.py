@@ -969,7 +969,7 @@ class Index:
         lexical = None
         if self.lexical is not None:
             new_texts = [_lexical_text(c) for c in new_chunks]
-            if self.lexical.tokens is None:  # saved before tokens were stored: tokenise everything once
+            if not self.lexical.has_tokens:  # saved before tokens were stored: tokenise everything once
                 from .lexical import LexicalIndex
                 lexical = LexicalIndex.build([_lexical_text(c) for c in chunks])
             else:

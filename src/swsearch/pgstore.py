@@ -296,7 +296,7 @@ def create(location: str, index) -> PgIndex:
     """Write an in-memory ``Index`` to the database as one transaction, replacing a swsearch index of that name."""
     from psycopg import Error
 
-    if index.lexical is None or index.lexical.tokens is None:
+    if index.lexical is None or not index.lexical.has_tokens:
         raise InputError("a postgresql:// index needs the lexical part with its chunk tokens; build with lexical on")
     loc = parse_url(location)
     conn = _connect(loc)
