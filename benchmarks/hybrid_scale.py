@@ -6,8 +6,8 @@ size it builds an index of the bundled corpus's sentences, shuffled into short t
 embedded by the test suite's hash embedder (no hours of embedding), saves it, then measures in a fresh
 process pinned to one thread (``OMP_NUM_THREADS=1``): load time, RSS after load and at peak, size on disk,
 p50/p95 latency of each mode including query encoding, agreement of the default search with exhaustive
-hybrid (recall@10 of the exact top 10), adding 100 documents; and plain FAISS and bm25s alone on the same
-vectors and tokens as the floor. Writes ``benchmarks/results/hybrid_scale.json``.
+hybrid (recall@10 of the exact top 10), adding 100 documents and deleting one; and plain FAISS and bm25s
+alone on the same vectors and tokens as the floor. Writes ``benchmarks/results/hybrid_scale.json``.
 """
 
 from __future__ import annotations
@@ -142,6 +142,9 @@ def measure(path: Path) -> dict:
                        for i, d in enumerate(synthetic_documents(100, seed=7))])
     res["add_100_documents_s"] = round(time.perf_counter() - t, 2)
     res["add_chunks"] = len(added) - before
+    t = time.perf_counter()
+    added.delete(["added0"])
+    res["delete_1_document_s"] = round(time.perf_counter() - t, 2)
     return res
 
 
@@ -174,8 +177,8 @@ def run(sizes: list[int], work: Path | None = None) -> dict:
 def table(rows: list[dict]) -> str:
     head = ("| chunks | index | build chunks/s | disk MiB | load s | RSS load / peak MiB | hybrid default p50 / p95 ms "
             "| hybrid exact p50 / p95 ms | hybrid pooled p50 / p95 ms | pooled recall@10 | dense p50 ms "
-            "| lexical p50 ms | FAISS alone p50 ms | bm25s alone p50 ms | add 100 docs s |")
-    lines = [head, "|" + "---|" * 15]
+            "| lexical p50 ms | FAISS alone p50 ms | bm25s alone p50 ms | add 100 docs s | delete 1 doc s |")
+    lines = [head, "|" + "---|" * 16]
     for r in rows:
         lines.append(
             f"| {r['chunks']:,} | {r['index_type']} | {r['build_chunks_per_s']} | {r['disk_mib']} | {r['load_s']} | "
@@ -183,7 +186,8 @@ def table(rows: list[dict]) -> str:
             f"{r['hybrid_default']['p95_ms']} | {r['hybrid_exact']['p50_ms']} / {r['hybrid_exact']['p95_ms']} | "
             f"{r['hybrid_pooled']['p50_ms']} / {r['hybrid_pooled']['p95_ms']} | {r['pooled_recall_at_10']} | "
             f"{r['dense']['p50_ms']} | {r['lexical']['p50_ms']} | "
-            f"{r['floor_faiss']['p50_ms']} | {r['floor_bm25s']['p50_ms']} | {r['add_100_documents_s']} |")
+            f"{r['floor_faiss']['p50_ms']} | {r['floor_bm25s']['p50_ms']} | {r['add_100_documents_s']} | "
+            f"{r.get('delete_1_document_s', '—')} |")
     return "\n".join(lines)
 
 

@@ -38,6 +38,7 @@ def test_quick_benchmark_runs_end_to_end(tmp_path):
     assert small["candidates_default"] == 0 and pooled["candidates_default"] > 0
     assert pooled["pooled_recall_at_10"] >= 0.9 and pooled["hybrid_default"]["p50_ms"] > 0
     assert pooled["add_chunks"] > 0 and pooled["rss_peak_mib"] >= pooled["rss_after_load_mib"]
+    assert pooled["delete_1_document_s"] > 0
     par = res["parallel"]
     assert par["pairs"] > 50 and set(par["systems"]) >= {"hybrid (default)", "dense (plain)"}
     row = par["systems"]["hybrid (default)"]
