@@ -63,6 +63,8 @@ def test_add_ranks_like_a_build_of_everything(tiny_corpus, hash_embedder):
     grown = Index.build(docs[:2], model=hash_embedder).add(docs[2:])
     fresh = Index.build(docs, model=hash_embedder)
     assert [c.id for c in grown.chunks] == [c.id for c in fresh.chunks]
+    assert grown.chunks.to_files() == fresh.chunks.to_files()  # the tables save as a build's, byte for byte
+    assert grown.documents.to_files() == fresh.documents.to_files()
     assert np.array_equal(grown.sentence_spans, fresh.sentence_spans)
     assert grown.lexical.tables == fresh.lexical.tables and grown.lexical.lexicon == fresh.lexical.lexicon
     assert grown.config["corpus_fingerprint"] == fresh.config["corpus_fingerprint"]
@@ -130,6 +132,8 @@ def test_delete_ranks_like_a_build_without(tiny_corpus, hash_embedder):
     shrunk = Index.build(docs, model=hash_embedder).delete([d.id for d in docs[1:3]])
     fresh = Index.build([docs[0], docs[3]], model=hash_embedder)
     assert set(shrunk.documents) == set(fresh.documents)
+    assert shrunk.chunks.to_files() == fresh.chunks.to_files()
+    assert shrunk.documents.to_files() == fresh.documents.to_files()
     assert shrunk.lexical.tables == fresh.lexical.tables and shrunk.lexical.lexicon == fresh.lexical.lexicon
     assert_same_ranking(shrunk, fresh, TINY_QUERIES)
 

@@ -64,6 +64,16 @@ def _gather(blob: bytes | mmap.mmap, offsets: np.ndarray, rows: np.ndarray) -> t
     return b"".join(parts), out_offsets
 
 
+def _renumbered(names: list[str], codes: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The names ``codes`` use, in order of first use, and the codes into that list: what ``from_chunks``
+    makes of the same rows, so a changed table saves as a build of its chunks does."""
+    used, first = np.unique(codes, return_index=True)
+    used = used[np.argsort(first)]
+    remap = np.full(len(names), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return [names[i] for i in used.tolist()], remap[codes]
+
+
 class ChunkTable(Sequence[Chunk]):
     """Every chunk of an index as columns, in row order (the rows every other part is keyed by)."""
 
@@ -109,13 +119,11 @@ class ChunkTable(Sequence[Chunk]):
     def take(self, rows: np.ndarray) -> ChunkTable:
         """The chunks at ``rows``, in that order."""
         rows = np.asarray(rows, dtype=np.int64)
-        used = np.unique(self.doc[rows])
-        remap = np.full(len(self.docs), -1, dtype=np.int64)
-        remap[used] = np.arange(len(used))
+        docs, doc = _renumbered(self.docs, self.doc[rows])
+        headings, heading = _renumbered(self.headings, self.heading[rows])
         text, offsets = _gather(self._text, self.offsets, rows)
         ids = None if self._ids is None else [self._ids[r] for r in rows.tolist()]
-        return ChunkTable([self.docs[d] for d in used.tolist()], remap[self.doc[rows]], self.number[rows],
-                          self.spans[rows], self.headings, self.heading[rows], text, offsets, ids)
+        return ChunkTable(docs, doc, self.number[rows], self.spans[rows], headings, heading, text, offsets, ids)
 
     def concat(self, other: ChunkTable) -> ChunkTable:
         """These chunks, then ``other``'s."""
@@ -418,9 +426,13 @@ class DocumentTable(Mapping[str, dict]):
 
     def _take(self, rows: list[int]) -> DocumentTable:
         pick = np.array(rows, dtype=np.int64)
-        return DocumentTable([self.ids[i] for i in rows], [self.titles[i] for i in rows], self.languages,
-                             self.language[pick], [self.dates[i] for i in rows], [self.sources[i] for i in rows],
-                             self.sha256[pick], self.chars[pick], [self.metadata[i] for i in rows])
+        used = np.unique(self.language[pick])  # the names are sorted, so their codes are too
+        remap = np.full(len(self.languages), -1, dtype=np.int64)
+        remap[used] = np.arange(len(used))
+        return DocumentTable([self.ids[i] for i in rows], [self.titles[i] for i in rows],
+                             [self.languages[i] for i in used.tolist()], remap[self.language[pick]],
+                             [self.dates[i] for i in rows], [self.sources[i] for i in rows], self.sha256[pick],
+                             self.chars[pick], [self.metadata[i] for i in rows])
 
     def _merged(self, other: DocumentTable) -> DocumentTable:
         """Both tables' rows (no id in both), sorted by id."""
