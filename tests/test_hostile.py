@@ -142,7 +142,7 @@ def _corruptions(files: dict[str, bytes]) -> list[tuple[str, str, bytes]]:
             ("chunks.spans.npy negative start", "chunks.spans.npy", _npy(negative)),
             ("chunks.number.npy a chunk twice", "chunks.number.npy", _npy(twice)),
             ("chunks.text.bin text not at its offsets", "chunks.text.bin", text[:two] + "é".encode() + text[two + 2:]),
-            ("chunks.text.bin not UTF-8", "chunks.text.bin", b"\xff" + text[1:])]
+            ("chunks.text.bin not UTF-8", "chunks.text.bin", b"\xff" + text[1:])]  # loads; shows as U+FFFD
     for label, change in (("unknown document", {"docs": ["nobody", *meta["docs"][1:]]}),
                           ("a document twice", {"docs": [meta["docs"][0]] * len(meta["docs"])}),
                           ("ids numbers", {"ids": list(range(len(number)))}), ("ids short", {"ids": ["a#0"]}),

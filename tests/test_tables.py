@@ -105,3 +105,10 @@ def test_a_document_change_gives_the_table_of_the_resulting_entries():
     assert table.changed({"z", "a"}, []).entries() == sorted(entries[2:], key=lambda d: d["id"])
     only_zh = table.changed({"z", "m#1"}, [])  # saved as a build of the same documents would save it
     assert only_zh.to_files() == DocumentTable.from_dicts([entries[1], entries[3]]).to_files()
+
+
+def test_a_byte_that_is_not_utf8_shows_as_a_replacement_character():
+    """Texts are decoded only when shown (a load counts characters from the bytes, it does not decode them)."""
+    one = ChunkTable.from_chunks([Chunk(id="a#0", doc_id="a", text="xabc", start=0, end=4)])
+    bad = ChunkTable(one.docs, one.doc, one.number, one.spans, one.headings, one.heading, b"\xffabc", one.offsets)
+    assert bad.problems({"a": {"language": "en"}}) == [] and bad[0].text == "\ufffdabc"

@@ -35,6 +35,7 @@ import secrets
 import stat
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,9 @@ VECTORS = "vectors.faiss"
 SENTENCES, SENTENCE_SPANS = "sentences.npy", "sentence_spans.npy"
 #: the manifest is read whole; a larger one is refused rather than read into memory
 MAX_MANIFEST_BYTES = 256 << 20
-#: .npy and .bin files at least this big are memory-mapped on load, after their sha256 is checked by reading them once:
-#: a search that reads a few rows of the sentence vectors or BM25 postings does not hold them all in memory
+#: .npy, .bin and .faiss files at least this big are memory-mapped on load, after their sha256 is checked by
+#: reading them once: a search that reads a few rows of the sentence vectors or BM25 postings does not hold
+#: them all in memory, and FAISS reads its file from the map without a copy of all of it
 MMAP_FROM_BYTES = 8 << 20
 #: how long a writer waits for another writer of the same directory (``SWSEARCH_LOCK_TIMEOUT`` overrides)
 LOCK_TIMEOUT_S = 60.0
@@ -181,6 +183,14 @@ def _file_table(path: Path, manifest: dict[str, Any]) -> tuple[Path, dict[str, t
     return folder, table
 
 
+def _read_checked(path: Path, size: int) -> tuple[mmap.mmap | bytes, str]:
+    """A file's content (a memory map for a big .npy or .bin file) and its sha256."""
+    if path.name.endswith((".npy", ".bin", ".faiss")) and size >= MMAP_FROM_BYTES:
+        return _read_mapped(path, size)
+    data = _read_regular(path, size, expected=size)
+    return data, _sha256(data)
+
+
 def read_index_dir(path: str | Path, *, retries: int = 5) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Read and verify an index directory; return (manifest, {file name: bytes}); a .npy file of
     ``MMAP_FROM_BYTES`` or more comes as a read-only memory map (bytes-like; ``npy_load`` reads it in place).
@@ -194,12 +204,10 @@ def read_index_dir(path: str | Path, *, retries: int = 5) -> tuple[dict[str, Any
         folder, table = _file_table(path, manifest)
         files: dict[str, bytes] = {}
         try:
-            for name, (size, digest) in table.items():
-                if name.endswith((".npy", ".bin")) and size >= MMAP_FROM_BYTES:
-                    data, got = _read_mapped(folder / name, size)
-                else:
-                    data = _read_regular(folder / name, size, expected=size)
-                    got = _sha256(data)
+            # hashlib and file reads release the GIL: the digests of the big files are computed side by side
+            with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+                read = list(pool.map(_read_checked, [folder / n for n in table], [t[0] for t in table.values()]))
+            for (name, (_size, digest)), (data, got) in zip(table.items(), read):
                 if got != digest:
                     raise IndexLoadError(f"{folder / name} is truncated or corrupt (sha256 differs from the "
                                          f"manifest); {_rebuild_hint(path)}")

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import json
 import mmap
+import operator
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import islice
 from typing import Any, overload
 
 import numpy as np
@@ -251,8 +253,9 @@ class ChunkTable(Sequence[Chunk]):
                                    for r in store.jsonl_load(files[store.CHUNKS]))
         meta = json.loads(bytes(files[JSON]).decode("utf-8"))
         docs, headings, ids = meta["docs"], meta["headings"], meta["ids"]
-        if not (isinstance(docs, list) and isinstance(headings, list) and (ids is None or isinstance(ids, list))
-                and all(isinstance(x, str) for x in (*docs, *headings, *(ids or ())))):
+        if not (_text_list(docs, len(docs) if isinstance(docs, list) else -1, False)
+                and _text_list(headings, len(headings) if isinstance(headings, list) else -1, False)
+                and (ids is None or _text_list(ids, len(ids) if isinstance(ids, list) else -1, False))):
             raise ValueError("chunks.json does not hold lists of text")
         arrays = [store.npy_load(files[name]) for name in (DOC, NUMBER, SPANS, HEADING, OFFSETS)]
         if any(a.dtype.kind not in "iu" for a in arrays):
@@ -297,11 +300,8 @@ class ChunkTable(Sequence[Chunk]):
         if np.any(starts < 0) or np.any(ends < starts):
             problems.append("a chunk with malformed offsets")
             return problems
-        try:
-            if np.any(self._char_counts() != ends - starts):
-                problems.append("a chunk whose offsets do not fit its text")
-        except UnicodeDecodeError:
-            problems.append("chunks.text.bin is not UTF-8 text")
+        if np.any(self._char_counts() != ends - starts):
+            problems.append("a chunk whose offsets do not fit its text")
         if isinstance(documents, DocumentTable):
             chars = documents.chars_of(self.docs)[self.doc]
         else:
@@ -312,8 +312,9 @@ class ChunkTable(Sequence[Chunk]):
         return problems
 
     def _char_counts(self) -> np.ndarray:
-        """Each chunk's length in characters, from its UTF-8 bytes (those that are not continuation bytes);
-        UnicodeDecodeError where the text is not UTF-8."""
+        """Each chunk's length in characters, from its UTF-8 bytes (those that are not continuation bytes).
+        The bytes are not decoded here (0.85 s of a 1.13M-chunk load): a chunk is decoded when shown, and a
+        byte that is not UTF-8 shows as U+FFFD."""
         counts = np.diff(self.offsets)
         data = np.frombuffer(self._text, dtype=np.uint8) if len(self._text) else np.zeros(0, np.uint8)
         row = 0
@@ -321,7 +322,6 @@ class ChunkTable(Sequence[Chunk]):
             end = int(np.searchsorted(self.offsets, self.offsets[row] + _CHECK_BLOCK, side="right")) - 1
             end = max(end, row + 1)
             a, b = int(self.offsets[row]), int(self.offsets[end])
-            str(memoryview(self._text)[a:b], "utf-8")  # valid, or UnicodeDecodeError
             # continuation bytes per chunk: one sum per non-empty chunk, each running to the next one's start
             full = np.flatnonzero(counts[row:end]) + row
             if len(full):
@@ -479,7 +479,7 @@ class DocumentTable(Mapping[str, dict]):
                 and _text_list(meta["dates"], n, True) and _text_list(meta["sources"], n, True)
                 and _text_list(meta["languages"], len(meta["languages"]), False)
                 and isinstance(meta["metadata"], list) and len(meta["metadata"]) == n
-                and all(m is None or isinstance(m, dict) for m in meta["metadata"])):
+                and set(map(type, meta["metadata"])) <= {dict, type(None)}):
             raise ValueError("documents.json does not hold one id, title, date, source and metadata per document")
         language, chars, sha = (store.npy_load(files[name]) for name in (DOC_LANGUAGE, DOC_CHARS, DOC_SHA256))
         if language.dtype.kind not in "iu" or chars.dtype.kind not in "iu" or sha.dtype != np.uint8:
@@ -499,7 +499,7 @@ class DocumentTable(Mapping[str, dict]):
         if unknown:
             problems.append(f"documents in language {unknown[0]!r:.40}; this swsearch knows "
                             f"{', '.join(known_languages)}")
-        if any(a >= b for a, b in zip(self.ids, self.ids[1:])):
+        if not all(map(operator.lt, self.ids, islice(self.ids, 1, None))):
             problems.append("document ids that are not unique and sorted")
         if n and self.chars.min() < -1:
             problems.append("a document with a negative length")

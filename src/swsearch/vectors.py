@@ -5,7 +5,9 @@ All vectors are L2-normalised, so inner product is cosine similarity.
 
 from __future__ import annotations
 
+import io
 import math
+import mmap
 
 import numpy as np
 
@@ -184,8 +186,25 @@ def serialize(index) -> bytes:
     return _faiss().serialize_index(index).tobytes()
 
 
-def deserialize(data: bytes):
-    return _faiss().deserialize_index(np.frombuffer(data, dtype=np.uint8))
+def deserialize(data: bytes | mmap.mmap):
+    """An index from its serialised bytes or a memory map of its file, read through a callback: FAISS's own
+    ``deserialize_index`` copies the whole file into a vector first (1.65 s and 1.1 GiB against 0.81 s and
+    0.56 GiB for a 1.13M-chunk HNSW index)."""
+    faiss = _faiss()
+    stream = io.BytesIO(data) if isinstance(data, bytes) else _MapReader(data)
+    return faiss.read_index(faiss.PyCallbackIOReader(stream.read))
+
+
+class _MapReader:
+    """Sequential reads from a memory map without moving the map's own position (others may read it)."""
+
+    def __init__(self, data: mmap.mmap):
+        self.data, self.at = data, 0
+
+    def read(self, n: int) -> bytes:
+        out = self.data[self.at:self.at + n]
+        self.at += len(out)
+        return out
 
 
 def index_type_of(index) -> str:
