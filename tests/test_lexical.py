@@ -122,7 +122,7 @@ def test_queries_need_no_temp_dir_and_jieba_caches_under_swsearch_home(tiny_inde
     assert seg.tk.tmp_dir == str(home / "jieba") and list((home / "jieba").glob("jieba*.cache"))
 
 
-@pytest.mark.parametrize("corpus", ["bundled", "random", "one"])
+@pytest.mark.parametrize("corpus", ["bundled", "random", "one", "large vocabulary"])
 def test_the_numpy_bm25_build_writes_what_bm25s_writes(corpus):
     """lexical._bm25s_class builds the score matrix in numpy; the files must be bm25s's own, byte for byte."""
     import random
@@ -138,6 +138,10 @@ def test_the_numpy_bm25_build_writes_what_bm25s_writes(corpus):
         rng = random.Random(5)
         words = [f"w{i}" for i in range(300)]
         tokens = [[rng.choice(words[: rng.randint(1, 300)]) for _ in range(rng.randint(0, 60))] for _ in range(500)]
+    elif corpus == "large vocabulary":  # more than 2**16 words: the radix order takes its second pass
+        rng = random.Random(6)
+        tokens = [[f"w{rng.randrange(70_000)}" for _ in range(rng.randint(0, 120))] for _ in range(2_000)]
+        tokens[7] = [f"w{i}" for i in range(70_000)]  # every word occurs
     else:
         tokens = [["only", "one", "one", "chunk"]]
     vocab = {t: i for i, t in enumerate(sorted({t for toks in tokens for t in toks}))}

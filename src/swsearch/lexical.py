@@ -262,15 +262,23 @@ def _bm25s_class():
         def fast(self) -> bool:
             """Whether ``index_flat`` computes what bm25s would (its method, idf and CSC backend)."""
             return (self.method == "lucene" and getattr(self, "idf_method", "lucene") in (None, "lucene")
-                    and getattr(self, "csc_backend", None) == "numpy" and hasattr(self, "_np_csc"))
+                    and getattr(self, "csc_backend", None) == "numpy")
 
         def index_flat(self, flat: np.ndarray, lengths: np.ndarray, n_vocab: int) -> dict:
             """bm25s's score arrays of chunks given as one array of token ids (``flat``) and their counts."""
             avg_doc_len = lengths.mean()  # what bm25s takes: the mean of an int array, a numpy float64
             n_docs = len(lengths)
             docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-            pairs, tf = np.unique(docs * n_vocab + flat, return_counts=True)  # chunk-major, as bm25s fills them
-            doc_idx, vocab_idx = pairs // n_vocab, pairs % n_vocab
+            # every (token, chunk) pair in the CSC order bm25s's builder sorts them into (token, then chunk):
+            # a stable radix sort by token of the chunk-major tokens, then one count per run of equal pairs
+            # (no general sort, which took 22 of 26 s at 1.13M chunks)
+            order = _radix_order(flat, n_vocab)
+            tokens, chunks = flat[order], docs[order]
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = (tokens[1:] != tokens[:-1]) | (chunks[1:] != chunks[:-1])
+            starts = np.flatnonzero(first)
+            tf = np.diff(np.append(starts, len(order)))
+            doc_idx, vocab_idx = chunks[starts], tokens[starts]
             df = np.bincount(vocab_idx, minlength=n_vocab)
             distinct = np.unique(df[df > 0])
             logs = np.array([math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for d in distinct.tolist()])
@@ -281,11 +289,22 @@ def _bm25s_class():
             norm = self.k1 * ((1 - self.b) + (self.b * lengths) / avg_doc_len)
             scores = (idf[vocab_idx] * (tf32 / (norm[doc_idx] + tf32))).astype(self.dtype)
             self.nonoccurrence_array = None
-            data, indices, indptr = self._np_csc(data=scores, rows=doc_idx.astype(self.int_dtype),
-                                                 cols=vocab_idx.astype(self.int_dtype), shape=(n_docs, n_vocab))
-            return {"data": data.astype(self.dtype), "indices": indices, "indptr": indptr, "num_docs": n_docs}
+            indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+            np.cumsum(df, out=indptr[1:])
+            return {"data": scores.astype(self.dtype), "indices": doc_idx.astype(self.int_dtype), "indptr": indptr,
+                    "num_docs": n_docs}
 
     return FastBM25
+
+
+def _radix_order(keys: np.ndarray, bound: int) -> np.ndarray:
+    """A stable order of ``keys`` (whole numbers below ``bound`` < 2**32): numpy radix-sorts 16-bit keys, so
+    one or two passes of 16 bits each (2.5 times faster than a stable sort of the keys at 42M tokens)."""
+    keys = np.asarray(keys, dtype=np.int64)
+    order = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
+    if bound > 1 << 16:
+        order = order[np.argsort((keys[order] >> 16).astype(np.uint16), kind="stable")]
+    return order
 
 
 def _gather_rows(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -453,11 +453,11 @@ class DocumentTable(Mapping[str, dict]):
     def fingerprint(self) -> str:
         """sha256 over (id, language, title, text sha256) of every document in id order (``corpus_fingerprint``)."""
         import hashlib
-        h = hashlib.sha256()
         hexes = self.sha256.tobytes().hex()
-        for i, (doc_id, title) in enumerate(zip(self.ids, self.titles)):
-            h.update(f"{doc_id}\0{self.languages[self.language[i]]}\0{title}\0{hexes[64 * i:64 * i + 64]}\n".encode())
-        return h.hexdigest()
+        langs = [self.languages[c] for c in self.language.tolist()]
+        lines = "".join([f"{doc_id}\0{lang}\0{title}\0{hexes[64 * i:64 * i + 64]}\n"
+                         for i, (doc_id, lang, title) in enumerate(zip(self.ids, langs, self.titles))])
+        return hashlib.sha256(lines.encode()).hexdigest()
 
     # ------------------------------------------------------------------ files
     def to_files(self) -> dict[str, bytes]:
