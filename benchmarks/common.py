@@ -93,6 +93,14 @@ def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
 
+def index_bytes(path: Path) -> int:
+    """An index folder's size as one version of it: its manifest and the version folder the manifest names
+    (a save over an earlier build keeps the previous version until the next write, for readers)."""
+    from swsearch import store
+
+    return (Path(path) / store.MANIFEST).stat().st_size + dir_bytes(store.data_dir(path))
+
+
 def write_json(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

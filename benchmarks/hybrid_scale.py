@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import REPO, dir_bytes, percentile, write_json
+from .common import REPO, index_bytes, percentile, write_json
 
 RESULTS = REPO / "benchmarks" / "results" / "hybrid_scale.json"
 N_QUERIES = 100
@@ -79,7 +79,7 @@ def build(n: int, out: Path) -> dict:
     return {"documents": n, "chunks": len(index), "sentences": len(index.sentence_spans),
             "index_type": index.info()["index_type"], "build_s": round(build_s, 1),
             "build_chunks_per_s": round(len(index) / build_s, 1), "save_s": round(save_s, 1),
-            "disk_mib": round(dir_bytes(out) / 2**20, 1)}
+            "disk_mib": round(index_bytes(out) / 2**20, 1)}
 
 
 def _rss_mib(field: str) -> float:
