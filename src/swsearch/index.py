@@ -163,13 +163,9 @@ def _lexical_text(chunk: Chunk) -> str:
     return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
 
 
-def _tie_key(chunk: Chunk) -> tuple[str, int, str]:
-    """Order among equal scores: by document id, then chunk number, whatever order chunks were indexed in."""
-    return tie_key_of(chunk.id, chunk.doc_id)
-
-
 def tie_key_of(chunk_id: str, doc_id: str) -> tuple[str, int, str]:
-    """``_tie_key`` from a chunk's id and document id alone (what a database row holds)."""
+    """Order among equal scores: by document id, then chunk number, whatever order chunks were indexed in
+    (from a chunk's id and document id: what a chunk table or a database row holds)."""
     head, _, n = chunk_id.rpartition("#")
     return (doc_id, int(n), head) if n.isdigit() else (doc_id, -1, chunk_id)
 
@@ -462,8 +458,8 @@ class Index:
         index_type = vectors.auto_index_type(len(vecs)) if index_type == "auto" else index_type
         chunk_vectors = ChunkVectors.build(vecs, index_type)
         table = ChunkTable.from_chunks(chunks)
-        centroids = _centroids(vecs, table.languages({d.id: {"language": d.language} for d in docs}),
-                               table.tie_order())
+        documents = DocumentTable.from_dicts(_document_meta(d) for d in docs)
+        centroids = _centroids(vecs, table.languages(documents), table.tie_order())
         lex = None
         if lexical:
             from .lexical import LexicalIndex
@@ -483,8 +479,7 @@ class Index:
                           "onnx_export": round(time.perf_counter() - t3, 3)},
             "search": _search_config(lex, bool(centroids), sent_vecs is not None),
         }
-        doc_meta = [_document_meta(d) for d in docs]
-        return cls(chunks=table, documents=doc_meta, chunk_vectors=chunk_vectors, config=config, embedder=embedder,
+        return cls(chunks=table, documents=documents, chunk_vectors=chunk_vectors, config=config, embedder=embedder,
                    lexical=lex, centroids=centroids, sentence_vectors=sent_vecs)
 
     # ------------------------------------------------------------------ searching
@@ -979,7 +974,8 @@ class Index:
                 lexical = self.lexical.changed(keep, new_texts, order)
         # last, as it may add to an HNSW graph in place: nothing after it can fail
         chunk_vectors = self.chunk_vectors.changed(keep, new_vecs, order)
-        centroids = _centroids(chunk_vectors.matrix(), chunks.languages(documents), chunks.tie_order())
+        # the rows are in tie-break order now (``order`` put them there), so the sums run down the rows
+        centroids = _centroids(chunk_vectors.matrix(), chunks.languages(documents), np.arange(len(chunks)))
         source = self._source
         self.__init__(chunks=chunks, documents=documents,
                       chunk_vectors=chunk_vectors, config=self.config, embedder=self._embedder, lexical=lexical,

@@ -132,8 +132,8 @@ class ChunkTable(Sequence[Chunk]):
         codes = {d: i for i, d in enumerate(self.docs)}
         docs = list(self.docs)
         for d in other.docs:
-            codes.setdefault(d, len(docs))
-            if len(docs) < len(codes):
+            if d not in codes:
+                codes[d] = len(docs)
                 docs.append(d)
         doc_map = np.array([codes[d] for d in other.docs], dtype=np.int64)
         heads = {h: i for i, h in enumerate(self.headings)}
@@ -247,7 +247,7 @@ class ChunkTable(Sequence[Chunk]):
     def from_files(cls, files: Mapping[str, Any]) -> ChunkTable:
         """The table the files hold (ValueError, KeyError or TypeError when they are not a table's files; what
         does not fit together is ``problems``'s to say)."""
-        if store.CHUNKS in files and JSON not in files:  # an index written before this store
+        if store.CHUNKS in files and JSON not in files:  # index formats 1 and 2: one JSON line per chunk
             return cls.from_chunks(Chunk(id=r["id"], doc_id=r["doc_id"], text=r["text"], start=r["start"],
                                          end=r["end"], heading=r.get("heading", ""))
                                    for r in store.jsonl_load(files[store.CHUNKS]))
