@@ -158,8 +158,9 @@ def test_the_numpy_bm25_build_writes_what_bm25s_writes(corpus):
     assert built[0].vocab_dict == built[1].vocab_dict
 
 
+@pytest.mark.parametrize("rows", ["interleaved", "shuffled", "no term frequencies"])
 @pytest.mark.parametrize("stored", [True, False])
-def test_a_change_on_the_stored_token_ids_gives_what_a_build_of_the_tokens_gives(stored):
+def test_a_change_on_the_stored_token_ids_gives_what_a_build_of_the_tokens_gives(stored, rows):
     """with_rows renumbers the stored token ids instead of building token lists; every array, the vocabulary,
     lexicon, tables, glossary and tokens must be what from_tokens makes of the same chunks."""
     from swsearch.lexical import _bm25s_class
@@ -167,14 +168,27 @@ def test_a_change_on_the_stored_token_ids_gives_what_a_build_of_the_tokens_gives
     texts = [f"{t} {i}" for i in range(12) for t in TEXTS]
     lex = LexicalIndex.build(texts)
     if stored:  # as loaded from disk: only the encoded form
-        lex = LexicalIndex.from_files(lex.to_files())
+        files = lex.to_files()
+        if rows == "no term frequencies":  # saved before they were kept: pairs sorted again
+            del files[LexicalIndex.TERM_FREQUENCIES]
+        lex = LexicalIndex.from_files(files)
         assert lex._tokens is None
+    elif rows == "no term frequencies":
+        lex.retriever.term_frequencies = None
     keep = np.array([i for i in range(len(texts)) if i % 5 != 2])
     new = ["新的社区志愿者 registered hours", "", "调解 mediation 10,000 residents"]
     rng = np.random.default_rng(0)
-    order = rng.permutation(len(keep) + len(new))
+    if rows == "shuffled":  # kept rows reordered too: the pairs are sorted again
+        order = rng.permutation(len(keep) + len(new))
+    else:  # what a change does: kept rows in their order, new ones among them (pairs updated in place)
+        order = np.argsort(np.concatenate([np.arange(len(keep)) * 2.0, rng.random(len(new)) * 2 * len(keep)]),
+                           kind="stable")
+    taken = []
+    original = lex._changed_pairs
+    lex._changed_pairs = lambda *a: taken.append(original(*a) is not None) or original(*a)
     changed = lex.with_rows(keep, new, order)
     assert changed._tokens is None and changed._encoded is not None  # the numpy path ran
+    assert taken == [rows == "interleaved"]  # which way the pairs were made
     tokens = [[*lex.tokens[i]] for i in keep] + [tokenize(t, full_segmenter()) for t in new]
     tokens = [tokens[i] for i in order]
     fresh = LexicalIndex.from_tokens(tokens, dict(lex.glossary), {}, 1, k1=1.5, b=0.75)
