@@ -66,6 +66,17 @@ def _gather(blob: bytes | mmap.mmap, offsets: np.ndarray, rows: np.ndarray) -> t
     return b"".join(parts), out_offsets
 
 
+def _appended(names: list[str], more: list[str]) -> tuple[list[str], np.ndarray]:
+    """``names`` followed by those of ``more`` not in it, and where each of ``more`` now is."""
+    codes = {name: i for i, name in enumerate(names)}
+    out = list(names)
+    for name in more:
+        if name not in codes:
+            codes[name] = len(out)
+            out.append(name)
+    return out, np.array([codes[name] for name in more], dtype=np.int64)
+
+
 def _renumbered(names: list[str], codes: np.ndarray) -> tuple[list[str], np.ndarray]:
     """The names ``codes`` use, in order of first use, and the codes into that list: what ``from_chunks``
     makes of the same rows, so a changed table saves as a build of its chunks does."""
@@ -129,20 +140,8 @@ class ChunkTable(Sequence[Chunk]):
 
     def concat(self, other: ChunkTable) -> ChunkTable:
         """These chunks, then ``other``'s."""
-        codes = {d: i for i, d in enumerate(self.docs)}
-        docs = list(self.docs)
-        for d in other.docs:
-            if d not in codes:
-                codes[d] = len(docs)
-                docs.append(d)
-        doc_map = np.array([codes[d] for d in other.docs], dtype=np.int64)
-        heads = {h: i for i, h in enumerate(self.headings)}
-        headings = list(self.headings)
-        for h in other.headings:
-            if h not in heads:
-                heads[h] = len(headings)
-                headings.append(h)
-        head_map = np.array([heads[h] for h in other.headings], dtype=np.int64)
+        docs, doc_map = _appended(self.docs, other.docs)
+        headings, head_map = _appended(self.headings, other.headings)
         ids = None
         if self._ids is not None or other._ids is not None:
             ids = self.ids + other.ids
