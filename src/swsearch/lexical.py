@@ -364,6 +364,17 @@ class LexicalIndex:
         self._segmenter: ChineseSegmenter | None = None
 
     @property
+    def encoded(self) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+        """The chunk tokens as stored: ids into the sorted vocabulary, each chunk's offsets, the vocabulary
+        (None in an index saved before tokens were stored); numbered once for an index built in memory."""
+        if self._encoded is None and self._tokens is not None:
+            words = sorted({t for toks in self._tokens for t in toks})
+            number = {w: i for i, w in enumerate(words)}
+            self._encoded = (np.fromiter((number[t] for toks in self._tokens for t in toks), dtype=np.int32),
+                             np.cumsum([0] + [len(toks) for toks in self._tokens], dtype=np.int64), words)
+        return self._encoded
+
+    @property
     def has_tokens(self) -> bool:
         """Whether each chunk's tokens are held (an index saved before they were stored has none)."""
         return self._tokens is not None or self._encoded is not None
@@ -424,11 +435,6 @@ class LexicalIndex:
         freq, gloss, total = self._lexicon_inputs(new_tokens)
         if r.method == "lucene" and getattr(r, "idf_method", None) in (None, "lucene") \
                 and _bm25s_class()(method="lucene").fast():  # what a build would make, in numpy
-            if self._encoded is None:  # built in this process: number its tokens once
-                words = sorted({t for toks in self._tokens for t in toks})
-                number = {w: i for i, w in enumerate(words)}
-                self._encoded = (np.fromiter((number[t] for toks in self._tokens for t in toks), dtype=np.int32),
-                                 np.cumsum([0] + [len(toks) for toks in self._tokens], dtype=np.int64), words)
             return self._with_encoded_rows(keep, new_tokens, order, freq, gloss, total)
         old_tokens = self.tokens
         tokens = [old_tokens[i] for i in keep.tolist()] + new_tokens
@@ -455,7 +461,7 @@ class LexicalIndex:
         """``with_rows`` on the stored token ids, never as lists of strings: the kept rows' ids are gathered and
         renumbered into the new sorted vocabulary, and BM25 is computed by the numpy build (what
         ``from_tokens`` gives, array for array; tested). A delete's BM25 at 113k chunks: 3.8 -> 1.6 s (cProfile)."""
-        ids, offsets, vocab = self._encoded
+        ids, offsets, vocab = self.encoded
         ids = ids.astype(np.int64, copy=False)
         kept = _gather_rows(ids, offsets, keep)
         present = np.zeros(len(vocab), dtype=bool)
@@ -578,16 +584,10 @@ class LexicalIndex:
             files = {n: (Path(tmp) / n).read_bytes() for n in self.FILES if (Path(tmp) / n).exists()}
         files["lexicon.txt"] = self.lexicon.encode("utf-8")
         files["translation.json"] = json.dumps(self.tables, ensure_ascii=False).encode("utf-8")
-        if self._tokens is None and self._encoded is not None:  # unchanged since loaded: written as read
-            ids, offsets, vocab_list = self._encoded
+        if self.encoded is not None:
+            ids, offsets, vocab_list = self.encoded
             files[self.TOKENS], files[self.OFFSETS] = npy_bytes(ids), npy_bytes(offsets)
             files[self.GLOSSARY] = json.dumps({"vocab": vocab_list, "glossary": self.glossary},
-                                              ensure_ascii=False).encode("utf-8")
-        elif self.tokens is not None:
-            vocab = {t: i for i, t in enumerate(sorted({t for toks in self.tokens for t in toks}))}
-            files[self.TOKENS] = npy_bytes(np.array([vocab[t] for toks in self.tokens for t in toks], dtype=np.int32))
-            files[self.OFFSETS] = npy_bytes(np.cumsum([0] + [len(toks) for toks in self.tokens], dtype=np.int64))
-            files[self.GLOSSARY] = json.dumps({"vocab": list(vocab), "glossary": self.glossary},
                                               ensure_ascii=False).encode("utf-8")
         tf = getattr(self.retriever, "term_frequencies", None)
         if tf is not None:
