@@ -12,6 +12,12 @@ from swsearch.split import Chunk
 from swsearch.tables import ChunkTable, DocumentTable
 
 
+def _documents(chars: dict[str, int | None], language: str = "zh") -> DocumentTable:
+    """A document table of these ids with these lengths (None: not recorded)."""
+    return DocumentTable.from_dicts({"id": d, "title": "", "language": language, "sha256": "00" * 32,
+                                     **({} if n is None else {"chars": n})} for d, n in chars.items())
+
+
 def _chunks(odd: bool) -> list[Chunk]:
     text = "社会工作 mixed with English, é and 𝔘 (four bytes)"
     out = []
@@ -33,8 +39,7 @@ def test_columns_round_trip_through_their_files(odd):
     assert table[-1] == chunks[-1] and table[2:5] == chunks[2:5]
     loaded = ChunkTable.from_files(table.to_files())
     assert loaded == chunks
-    docs = {d: {"language": "zh", "chars": 10_000} for d in ("a", "b#2", "中文文件")}
-    assert loaded.problems(docs) == []
+    assert loaded.problems(_documents({d: 10_000 for d in ("a", "b#2", "中文文件")})) == []
     assert (table._ids is not None) == odd  # ids are stored only when one cannot be derived
 
 
@@ -61,14 +66,14 @@ def test_take_concat_and_tie_order_match_the_same_lists(odd):
 
 def test_offsets_that_do_not_fit_the_text_are_named():
     table = ChunkTable.from_chunks(_chunks(False))
-    docs = {d: {"language": "zh"} for d in table.docs}
+    docs = {d: None for d in table.docs}
     spans = table.spans.copy()
     spans[3, 1] += 1  # one character longer than its text
     bad = ChunkTable(table.docs, table.doc, table.number, spans, table.headings, table.heading,
                      table.to_files()["chunks.text.bin"], table.offsets)
-    assert bad.problems(docs) == ["a chunk whose offsets do not fit its text"]
-    assert bad.problems({**docs, "a": {"language": "en", "chars": 5}})[-1] == "a chunk ends after its document"
-    assert table.problems({"a": {}}) == ["chunks of documents the manifest does not list"]
+    assert bad.problems(_documents(docs)) == ["a chunk whose offsets do not fit its text"]
+    assert bad.problems(_documents({**docs, "a": 5}))[-1] == "a chunk ends after its document"
+    assert table.problems(_documents({"a": None})) == ["chunks of documents the manifest does not list"]
 
 
 def _entries() -> list[dict]:
@@ -111,4 +116,4 @@ def test_a_byte_that_is_not_utf8_shows_as_a_replacement_character():
     """Texts are decoded only when shown (a load counts characters from the bytes, it does not decode them)."""
     one = ChunkTable.from_chunks([Chunk(id="a#0", doc_id="a", text="xabc", start=0, end=4)])
     bad = ChunkTable(one.docs, one.doc, one.number, one.spans, one.headings, one.heading, b"\xffabc", one.offsets)
-    assert bad.problems({"a": {"language": "en"}}) == [] and bad[0].text == "\ufffdabc"
+    assert bad.problems(_documents({"a": None}, "en")) == [] and bad[0].text == "\ufffdabc"

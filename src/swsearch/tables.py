@@ -217,12 +217,9 @@ class ChunkTable(Sequence[Chunk]):
         bounds = np.searchsorted(self.doc[order], np.arange(len(self.docs) + 1))
         return {d: order[bounds[i]:bounds[i + 1]] for i, d in enumerate(self.docs) if bounds[i] < bounds[i + 1]}
 
-    def languages(self, documents: Mapping[str, Mapping[str, Any]]) -> np.ndarray:
+    def languages(self, documents: DocumentTable) -> np.ndarray:
         """Each chunk's language (its document's), in row order."""
-        if isinstance(documents, DocumentTable):
-            return documents.language_of(self.docs)[self.doc]
-        langs = np.array([documents[d]["language"] for d in self.docs] or [""])
-        return langs[self.doc] if len(self.docs) else np.array([], dtype=langs.dtype)
+        return documents.language_of(self.docs)[self.doc]
 
     def tie_order(self) -> np.ndarray:
         """Rows by (document id, chunk number, id): the order equal scores rank in (see ``Index.tie_order``)."""
@@ -252,9 +249,7 @@ class ChunkTable(Sequence[Chunk]):
                                    for r in store.jsonl_load(files[store.CHUNKS]))
         meta = json.loads(bytes(files[JSON]).decode("utf-8"))
         docs, headings, ids = meta["docs"], meta["headings"], meta["ids"]
-        if not (_text_list(docs, len(docs) if isinstance(docs, list) else -1, False)
-                and _text_list(headings, len(headings) if isinstance(headings, list) else -1, False)
-                and (ids is None or _text_list(ids, len(ids) if isinstance(ids, list) else -1, False))):
+        if not (_text_list(docs) and _text_list(headings) and (ids is None or _text_list(ids))):
             raise ValueError("chunks.json does not hold lists of text")
         arrays = [store.npy_load(files[name]) for name in (DOC, NUMBER, SPANS, HEADING, OFFSETS)]
         if any(a.dtype.kind not in "iu" for a in arrays):
@@ -262,7 +257,7 @@ class ChunkTable(Sequence[Chunk]):
         doc, number, spans, heading, offsets = (a.astype(np.int64, copy=False) for a in arrays)
         return cls(docs, doc, number, spans, headings, heading, files[TEXT], offsets, ids)
 
-    def problems(self, documents: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    def problems(self, documents: DocumentTable) -> list[str]:
         """What in a loaded table does not fit together or with the manifest's ``documents``: shapes, ranges,
         ids, offsets against the texts, chunks after the end of their document (numpy, block by block)."""
         n = len(self.doc)
@@ -277,10 +272,7 @@ class ChunkTable(Sequence[Chunk]):
         if len(set(self.docs)) != len(self.docs):
             problems.append("chunks.json lists a document twice")
         try:
-            if isinstance(documents, DocumentTable):
-                documents.rows_of(self.docs)
-            elif any(d not in documents for d in self.docs):
-                raise KeyError
+            documents.rows_of(self.docs)
         except KeyError:
             problems.append("chunks of documents the manifest does not list")
             return problems
@@ -301,11 +293,7 @@ class ChunkTable(Sequence[Chunk]):
             return problems
         if np.any(self._char_counts() != ends - starts):
             problems.append("a chunk whose offsets do not fit its text")
-        if isinstance(documents, DocumentTable):
-            chars = documents.chars_of(self.docs)[self.doc]
-        else:
-            chars = np.array([min(c, 1 << 62) if isinstance(c := documents[d].get("chars"), int) else -1
-                              for d in self.docs] or [0], dtype=np.int64)[self.doc]
+        chars = documents.chars_of(self.docs)[self.doc]
         if np.any((chars >= 0) & (ends > chars)):
             problems.append("a chunk ends after its document")
         return problems
@@ -330,9 +318,10 @@ class ChunkTable(Sequence[Chunk]):
         return counts
 
 
-def _text_list(value: Any, n: int, nullable: bool) -> bool:
-    """Whether ``value`` is a list of ``n`` strings (or nulls, where ``nullable``): JSON holds no str subclass."""
-    return isinstance(value, list) and len(value) == n and set(map(type, value)) <= (
+def _text_list(value: Any, n: int | None = None, nullable: bool = False) -> bool:
+    """Whether ``value`` is a list of strings (or nulls, where ``nullable``), ``n`` of them when given: JSON
+    holds no str subclass."""
+    return isinstance(value, list) and (n is None or len(value) == n) and set(map(type, value)) <= (
         {str, type(None)} if nullable else {str})
 
 
@@ -474,9 +463,8 @@ class DocumentTable(Mapping[str, dict]):
             raise ValueError("documents.json is not an object")
         ids = meta["ids"]
         n = len(ids) if isinstance(ids, list) else -1
-        if not (_text_list(ids, n, False) and _text_list(meta["titles"], n, False)
-                and _text_list(meta["dates"], n, True) and _text_list(meta["sources"], n, True)
-                and _text_list(meta["languages"], len(meta["languages"]), False)
+        if not (_text_list(ids) and _text_list(meta["titles"], n) and _text_list(meta["dates"], n, nullable=True)
+                and _text_list(meta["sources"], n, nullable=True) and _text_list(meta["languages"])
                 and isinstance(meta["metadata"], list) and len(meta["metadata"]) == n
                 and set(map(type, meta["metadata"])) <= {dict, type(None)}):
             raise ValueError("documents.json does not hold one id, title, date, source and metadata per document")
