@@ -1,6 +1,6 @@
 """The index directory on disk: versioned, atomically switched, verified on load.
 
-Layout (format 2)::
+Layout (formats 2 and 3)::
 
     DIR/manifest.json       the configuration and the pointer: names the version folder that holds the files
     DIR/v000003-1a2b3c4d/   one immutable version: the chunk columns, vectors.faiss, .npy and bm25s files
@@ -184,7 +184,7 @@ def _file_table(path: Path, manifest: dict[str, Any]) -> tuple[Path, dict[str, t
 
 
 def _read_checked(path: Path, size: int) -> tuple[mmap.mmap | bytes, str]:
-    """A file's content (a memory map for a big .npy or .bin file) and its sha256."""
+    """A file's content (a memory map for a big .npy, .bin or .faiss file) and its sha256."""
     if path.name.endswith((".npy", ".bin", ".faiss")) and size >= MMAP_FROM_BYTES:
         return _read_mapped(path, size)
     data = _read_regular(path, size, expected=size)
@@ -192,8 +192,8 @@ def _read_checked(path: Path, size: int) -> tuple[mmap.mmap | bytes, str]:
 
 
 def read_index_dir(path: str | Path, *, retries: int = 5) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Read and verify an index directory; return (manifest, {file name: bytes}); a .npy file of
-    ``MMAP_FROM_BYTES`` or more comes as a read-only memory map (bytes-like; ``npy_load`` reads it in place).
+    """Read and verify an index directory; return (manifest, {file name: bytes}); a .npy, .bin or .faiss file
+    of ``MMAP_FROM_BYTES`` or more comes as a read-only memory map (bytes-like; ``npy_load`` reads it in place).
 
     Nothing outside ``path`` is read. When a writer replaced the index (and removed the version being read)
     meanwhile, the read starts over on the new manifest, so a reader sees one whole version or the other.
