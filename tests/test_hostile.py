@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from swsearch import Index, IndexLoadError, InputError, SwsearchError, load_corpus, store
+from swsearch import Index, IndexLoadError, InputError, SwsearchError, load_corpus, parts, store
 
 from .conftest import TINY_DOCS, HashEmbedder, write_format_2, write_tiny_corpus
 
@@ -30,8 +30,14 @@ MANIFEST_PATHS = ["model", "model.dim", "model.name", "model.fingerprint", "mode
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
+    """A tiny index with every part, the sentence vectors' inverted file included (built above 0 chunks)."""
     folder = tmp_path_factory.mktemp("hostile")
-    path = Index.build(write_tiny_corpus(folder), model=HashEmbedder()).save(folder / "ix")
+    above, parts.CLUSTERS_ABOVE = parts.CLUSTERS_ABOVE, 0
+    try:
+        path = Index.build(write_tiny_corpus(folder), model=HashEmbedder()).save(folder / "ix")
+    finally:
+        parts.CLUSTERS_ABOVE = above
+    assert (store.data_dir(path) / store.SENTENCE_CLUSTERS).exists()
     return path, {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
 
 
@@ -71,9 +77,9 @@ def _outcome(path) -> str:
     except IndexLoadError as exc:
         assert "\n" not in str(exc)
         return "refused"
-    for mode in ("hybrid", "dense", "lexical"):
+    for mode, options in (("hybrid", {}), ("hybrid", {"candidates": 2}), ("dense", {}), ("lexical", {})):
         try:
-            index.search("volunteers personal information 信访", k=3, mode=mode)
+            index.search("volunteers personal information 信访", k=3, mode=mode, **options)
         except SwsearchError as exc:
             assert "\n" not in str(exc)
     return "works"

@@ -21,7 +21,7 @@ from .embed import DEFAULT_MODEL, Embedder, build_embedder, get_embedder, get_qu
 from .errors import IndexLoadError, IndexWriteError, InputError
 from .fusion import top_k as _top_k
 from .options import SEARCH_MODES, SearchOptions, resolve_call
-from .parts import ChunkVectors, SentenceVectors
+from .parts import ChunkVectors, SentenceVectors, wants_clusters
 from .progress import Progress, plural
 from .split import HEADING_SEP, Chunk, sentence_units, split_text
 from .tables import ChunkTable, DocumentTable
@@ -460,6 +460,8 @@ class Index:
         table = ChunkTable.from_chunks(chunks)
         documents = DocumentTable.from_dicts(_document_meta(d) for d in docs)
         centroids = _centroids(vecs, table.languages(documents), table.tie_order())
+        if sent_vecs is not None and wants_clusters(len(chunks)):  # the sentence ranking's own candidates
+            sent_vecs = sent_vecs.clustered(table.languages(documents))
         lex = None
         if lexical:
             from .lexical import LexicalIndex
@@ -964,6 +966,8 @@ class Index:
         sentence_vectors = None
         if self.sentence_vectors is not None:
             sentence_vectors = self.sentence_vectors.changed(keep, new_sentences, order)
+            if sentence_vectors.clusters is None and wants_clusters(len(chunks)):  # grown past the size
+                sentence_vectors = sentence_vectors.clustered(chunks.languages(documents))
         lexical = None
         if self.lexical is not None:
             new_texts = [_lexical_text(c) for c in new_chunks]

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import store, vectors
 from .centroids import Centring, blocks_of, blocks_of_faiss
+from .fusion import top_k
 
 
 class Part(Protocol):
@@ -130,13 +131,120 @@ class ChunkVectors:
         return out
 
 
+#: the sentence vectors of an index with more chunks than this get an inverted file (``SentenceClusters``): where
+#: search uses candidate pools by default (``pools.POOLS_ABOVE``)
+CLUSTERS_ABOVE = 20_000
+#: clusters per square root of the number of sentences, and clusters a query reads (benchmarks/README.md,
+#: "Hybrid search at scale")
+CLUSTERS_PER_ROOT = 4
+PROBES = 16
+
+
+def wants_clusters(n_chunks: int) -> bool:
+    """Whether the sentence vectors of an index of ``n_chunks`` chunks get an inverted file."""
+    return n_chunks > CLUSTERS_ABOVE
+
+
+class SentenceClusters:
+    """An inverted file over the sentence vectors, so that the sentence ranking offers its own candidates to a
+    pool (``pools.py``) instead of only scoring the others': k-means centroids fitted per language and each
+    sentence's nearest centroid. A query scores only the sentences of the ``PROBES`` clusters nearest to it."""
+
+    def __init__(self, centroids: np.ndarray, languages: list[str], assignment: np.ndarray):
+        self.centroids = centroids
+        #: each cluster's language: a query centred on its own language probes it centred on that one
+        self.languages = languages
+        #: each sentence's cluster
+        self.assignment = assignment
+        self._lists: tuple[np.ndarray, np.ndarray] | None = None
+        self._directions: tuple[Centring | None, np.ndarray] | None = None
+
+    @classmethod
+    def build(cls, matrix: np.ndarray, languages: np.ndarray) -> SentenceClusters:
+        """Clusters for ``matrix`` (one language label per row): each language gets its share of
+        ``CLUSTERS_PER_ROOT`` × √rows centroids, and every row its nearest centroid of any language."""
+        total = max(1, round(CLUSTERS_PER_ROOT * np.sqrt(len(matrix))))
+        found, labels = [], []
+        for lang in sorted(set(languages.tolist())):
+            rows = np.flatnonzero(languages == lang)
+            centroids = vectors.kmeans(matrix[rows], max(1, round(total * len(rows) / len(matrix))))
+            found.append(centroids)
+            labels += [str(lang)] * len(centroids)
+        centroids = np.concatenate(found)
+        return cls(centroids, labels, vectors.nearest(centroids, matrix))
+
+    def __len__(self) -> int:
+        return len(self.centroids)
+
+    def assign(self, matrix: np.ndarray) -> np.ndarray:
+        """The nearest cluster of each new sentence vector (the centroids stay as fitted)."""
+        return vectors.nearest(self.centroids, matrix) if len(matrix) else np.zeros(0, dtype=np.int32)
+
+    def rows(self, clusters: np.ndarray) -> np.ndarray:
+        """The sentence rows of ``clusters``, sorted (reads of a memory-mapped matrix in file order)."""
+        if self._lists is None:  # derived once: sentence rows by cluster, and where each cluster's start
+            order = np.argsort(self.assignment, kind="stable")
+            self._lists = order, np.searchsorted(self.assignment[order], np.arange(len(self) + 1))
+        order, bounds = self._lists
+        return np.sort(np.concatenate([order[bounds[c]:bounds[c + 1]] for c in clusters]))
+
+    def probe(self, query: np.ndarray, n: int, centring: Centring | None = None) -> np.ndarray:
+        """The ``n`` clusters nearest to ``query``: by the centroid's direction, centred on the cluster's
+        language when ``centring`` is given (then ``query`` is a centred query)."""
+        if self._directions is None or self._directions[0] is not centring:
+            directions = self.centroids
+            if centring is not None:
+                directions = directions.copy()
+                labels = np.asarray(self.languages)
+                for code, lang in enumerate(centring.languages):
+                    mine = labels == lang
+                    diff = self.centroids[mine] - centring.matrix[code]
+                    directions[mine] = diff / np.maximum(np.linalg.norm(diff, axis=1, keepdims=True), 1e-12)
+            self._directions = (centring, directions)
+        near = self._directions[1] @ query
+        if n >= len(near):
+            return np.arange(len(near))
+        return np.flatnonzero(near >= -np.partition(-near, n - 1)[n - 1])  # and every one tied with the n-th
+
+    def changed(self, kept: np.ndarray, new: np.ndarray | None) -> SentenceClusters:
+        """The clusters of sentence rows ``kept`` (a mask), then of the ``new`` vectors (nearest centroid)."""
+        parts = [self.assignment[kept]] + ([self.assign(new)] if new is not None else [])
+        return SentenceClusters(self.centroids, self.languages, np.concatenate(parts).astype(np.int32))
+
+    def to_files(self) -> dict[str, bytes]:
+        return {store.SENTENCE_CLUSTERS: store.npy_bytes(self.assignment.astype(np.int32)),
+                store.SENTENCE_CENTROIDS: store.npy_bytes(self.centroids.astype(np.float32)),
+                store.SENTENCE_CLUSTER_LANGUAGES: store.jsonl_bytes([{"languages": self.languages}])}
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes]) -> SentenceClusters | None:
+        if store.SENTENCE_CLUSTERS not in files:
+            return None
+        return cls(store.npy_load(files[store.SENTENCE_CENTROIDS]),
+                   list(store.jsonl_load(files[store.SENTENCE_CLUSTER_LANGUAGES])[0]["languages"]),
+                   store.npy_load(files[store.SENTENCE_CLUSTERS]))
+
+    def problems(self, n_sentences: int, dim: int) -> list[str]:
+        c, a, labels = self.centroids, self.assignment, self.languages
+        if c.ndim != 2 or c.shape[1] != dim or not len(c) or c.dtype.kind != "f" or not np.isfinite(c).all():
+            return [f"sentence centroids are not a finite float matrix of dimension {dim}"]
+        if not isinstance(labels, list) or len(labels) != len(c) or not all(isinstance(x, str) for x in labels):
+            return ["sentence cluster languages are not one name per centroid"]
+        if a.shape != (n_sentences,) or a.dtype.kind not in "iu" or (len(a) and (a.min() < 0 or a.max() >= len(c))):
+            return ["sentence clusters are not one centroid number per sentence vector"]
+        return []
+
+
 class SentenceVectors:
     """One vector per sentence of every chunk, grouped by chunk, with each sentence's (chunk row, start, end)
-    in its document: a chunk scores by its best sentence, and a hit's highlight is that sentence."""
+    in its document: a chunk scores by its best sentence, and a hit's highlight is that sentence. Above
+    ``CLUSTERS_ABOVE`` chunks, an inverted file (``clusters``) finds the best sentences without reading all."""
 
-    def __init__(self, matrix: np.ndarray, spans: np.ndarray, n_chunks: int):
+    def __init__(self, matrix: np.ndarray, spans: np.ndarray, n_chunks: int,
+                 clusters: SentenceClusters | None = None):
         self.matrix = matrix
         self.spans = spans
+        self.clusters = clusters
         #: the first sentence row of every chunk
         self.starts = np.searchsorted(spans[:, 0], np.arange(n_chunks)) if spans.ndim == 2 else np.zeros(0)
         self._centred: tuple[Centring, np.ndarray, np.ndarray] | None = None
@@ -175,12 +283,43 @@ class SentenceVectors:
         if len(chunk_rows) == 0:
             return np.zeros(0, dtype=np.float32)
         rows, segments = self.rows_of_chunks(chunk_rows)
+        return np.maximum.reduceat(self.row_scores(query, rows, centring), segments)
+
+    def row_scores(self, query: np.ndarray, rows: np.ndarray, centring: Centring | None = None) -> np.ndarray:
+        """The scores of sentence ``rows`` for one query (centred like ``scores``), reading only those rows."""
         m = np.asarray(self.matrix[rows], dtype=np.float32)
         raw = m @ query
         if centring is not None:  # the norms of these sentences only, not ``centring()``'s of every sentence
             codes = centring.chunk_codes[self.spans[rows, 0]]
             raw = centring.scores(query[None, :], raw[None, :], codes, centring.norms(iter([m]), codes))[0]
-        return np.maximum.reduceat(raw, segments)
+        return raw
+
+    def candidates(self, query: np.ndarray, c: int, centring: Centring | None = None,
+                   allowed: np.ndarray | None = None) -> np.ndarray:
+        """Up to ``c`` chunk rows (inside sorted rows ``allowed``), best first by their best sentence among the
+        sentences of the clusters nearest to ``query``; none without clusters (then the ranking only scores the
+        other rankings' candidates)."""
+        if self.clusters is None or c <= 0:
+            return np.zeros(0, dtype=np.int64)
+        rows = self.clusters.rows(self.clusters.probe(query, PROBES, centring))
+        if allowed is not None:
+            rows = rows[np.isin(self.spans[rows, 0], allowed)]
+        if not len(rows):
+            return np.zeros(0, dtype=np.int64)
+        scores = self.row_scores(query, rows, centring)
+        for many in (8 * c, len(scores)):  # the best 8c sentences hold c chunks unless chunks have many more
+            # equal scores in row order (tie-break order), as exact search ranks them: a sentence repeated in
+            # thousands of chunks must give the same c of them
+            ranked = self.spans[rows[top_k(scores, many)], 0]
+            _, first = np.unique(ranked, return_index=True)  # each chunk at its best sentence
+            if len(first) >= c:
+                break
+        return ranked[np.sort(first)[:c]].astype(np.int64)
+
+    def clustered(self, chunk_languages: np.ndarray) -> SentenceVectors:
+        """These vectors with an inverted file fitted on them (``chunk_languages``: each chunk's language)."""
+        clusters = SentenceClusters.build(self.matrix, np.asarray(chunk_languages)[self.spans[:, 0]])
+        return SentenceVectors(self.matrix, self.spans, len(self.starts), clusters)
 
     def best_per_chunk(self, scores: np.ndarray) -> np.ndarray:
         """Each chunk's best sentence score, from every sentence's score (last axis)."""
@@ -190,6 +329,7 @@ class SentenceVectors:
         """The sentences of chunk rows ``keep`` (renumbered), then ``new``'s (chunk rows counted from 0 among
         the new chunks), regrouped for chunk rows permuted by ``order``."""
         kept = np.isin(self.spans[:, 0], keep)
+        clusters = None if self.clusters is None else self.clusters.changed(kept, None if new is None else new.matrix)
         spans = self.spans[kept].copy()
         spans[:, 0] = np.searchsorted(keep, spans[:, 0])
         parts, span_parts = [self.matrix[kept]], [spans]
@@ -202,18 +342,25 @@ class SentenceVectors:
             n_chunks += len(new.starts)
         matrix, spans = np.concatenate(parts), np.concatenate(span_parts)
         if order is not None:
-            matrix, spans = _regroup(matrix, spans, order)
-        return SentenceVectors(matrix, spans, n_chunks)
+            rows, spans = _regroup(spans, order)
+            matrix = matrix[rows]
+            if clusters is not None:
+                clusters = SentenceClusters(clusters.centroids, clusters.languages, clusters.assignment[rows])
+        return SentenceVectors(matrix, spans, n_chunks, clusters)
 
     def to_files(self) -> dict[str, bytes]:
-        return {store.SENTENCES: store.npy_bytes(self.matrix), store.SENTENCE_SPANS: store.npy_bytes(self.spans)}
+        files = {store.SENTENCES: store.npy_bytes(self.matrix), store.SENTENCE_SPANS: store.npy_bytes(self.spans)}
+        if self.clusters is not None:
+            files.update(self.clusters.to_files())
+        return files
 
     @classmethod
     def from_files(cls, files: dict[str, bytes], n_chunks: int) -> SentenceVectors | None:
         if store.SENTENCES not in files:
             return None
         return cls(store.npy_load(files[store.SENTENCES]).astype(np.float32, copy=False),
-                   store.npy_load(files[store.SENTENCE_SPANS]).astype(np.int64, copy=False), n_chunks)
+                   store.npy_load(files[store.SENTENCE_SPANS]).astype(np.int64, copy=False), n_chunks,
+                   SentenceClusters.from_files(files))
 
     def problems(self, n_chunks: int, dim: int, bounds: np.ndarray | None = None) -> list[str]:
         """Shape, type and range checks; ``bounds``: each chunk's (start, end) in its document."""
@@ -231,15 +378,16 @@ class SentenceVectors:
             starts, ends = bounds[rows, 0], bounds[rows, 1]
             if np.any(spans[:, 1] < starts) or np.any(spans[:, 2] > ends) or np.any(spans[:, 1] >= spans[:, 2]):
                 return ["sentence spans outside their chunks"]
-        return []
+        return [] if self.clusters is None else self.clusters.problems(len(m), dim)
 
 
-def _regroup(matrix: np.ndarray, spans: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sentence rows regrouped for chunk rows permuted by ``order`` (new row i = old row order[i])."""
+def _regroup(spans: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sentence rows regrouped for chunk rows permuted by ``order`` (new row i = old row order[i]): which old
+    sentence row each new one is, and the new spans."""
     starts = np.searchsorted(spans[:, 0], np.arange(len(order) + 1))
     counts = np.diff(starts)[order]
     first = np.repeat(starts[:-1][order], counts)
     rows = first + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
     new_spans = spans[rows].copy()
     new_spans[:, 0] = np.repeat(np.arange(len(order)), counts)
-    return matrix[rows], new_spans
+    return rows, new_spans

@@ -2,9 +2,10 @@
 
 Exact hybrid search scores and ranks every chunk by every ranking (full matrix products over every chunk and
 sentence, one sort per ranking): a few milliseconds at a thousand chunks, hundreds at 100k. With pools, the
-rankings that have an index of their own (FAISS over the chunk vectors, for plain and language-centred dense)
-or cheap full scores (BM25 is sparse) offer their top C; the union is then scored exactly by every ranking
-(the sentence ranking reads only the candidates' sentences) and fused by the same code as exact search.
+rankings that have an index of their own (FAISS over the chunk vectors, for plain and language-centred dense;
+the sentence vectors' inverted file, ``parts.SentenceClusters``, above ``parts.CLUSTERS_ABOVE`` chunks) or
+cheap full scores (BM25 is sparse) offer their top C; the union is then scored exactly by every ranking (the
+sentence ranking reads only the union's sentences) and fused by the same code as exact search.
 
 Why this stays close to exact search: fusion needs each ranking's rank of a candidate among *every* chunk. For
 a chunk of the ranking's own top C that is its rank inside the union (every chunk above it is in the pool

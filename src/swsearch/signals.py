@@ -7,9 +7,9 @@ search's ``weights`` all derive from this list.
 A scoring function takes the index and a ``QueryBatch`` and returns one full score array over every chunk
 per query (None for a query it has nothing to say about, such as no translated words). Two optional functions
 serve search with candidate pools (``pools.py``): ``score_rows`` scores only some rows (per query), where that
-is cheaper than every chunk; ``candidates`` gives a query's top-C rows from the signal's own index (FAISS). A
-signal with neither offers the top-C of its full scores (BM25: sparse, so cheap); one with ``score_rows`` alone
-offers no candidates and is scored on the others' (the best sentence of each candidate chunk).
+is cheaper than every chunk; ``candidates`` gives a query's top-C rows from the signal's own index (FAISS over
+the chunk vectors, the sentence vectors' inverted file). A signal with neither offers the top-C of its full
+scores (BM25: sparse, so cheap); one with ``score_rows`` alone offers no candidates and is scored on the others'.
 """
 
 from __future__ import annotations
@@ -133,6 +133,15 @@ def _sentence_rows(index: Index, batch: QueryBatch, rows: list[np.ndarray]) -> l
     return [sv.best_of_chunks(q, r, centring) for q, r in zip(qs, rows)]
 
 
+def _sentence_candidates(index: Index, batch: QueryBatch, c: int, allowed: np.ndarray | None) -> list[np.ndarray]:
+    """Each query's top ``c`` chunks by their best sentence, from the sentence vectors' inverted file (none
+    when the index has none: then the ranking scores the other rankings' candidates only)."""
+    sv = index.sentence_vectors
+    centring = index.centring if batch.centred is not None else None
+    qs = batch.centred if batch.centred is not None else batch.plain
+    return [sv.candidates(q, c, centring, allowed) for q in qs]
+
+
 def _lexical(index: Index, batch: QueryBatch) -> list[Any]:
     return [index.lexical.scores(own + translated) for own, translated in batch.tokens]
 
@@ -151,7 +160,7 @@ SIGNALS: tuple[Signal, ...] = (
            score_rows=_dense_centred_rows, candidates=_dense_centred_candidates),
     Signal("sentence", 3.0, 3.0, ("sentences",), _sentence, per_language=True,
            doc="each chunk's best sentence, centred like dense_centred when centroids are on",
-           score_rows=_sentence_rows),
+           score_rows=_sentence_rows, candidates=_sentence_candidates),
     Signal("lexical", 2.0, 0.5, ("lexical",), _lexical, modes=("hybrid", "lexical"),
            doc="BM25 over the query's words and their dictionary translations"),
     Signal("lexical_translated", 1.0, 1.0, ("lexical", "translation"), _lexical_translated,

@@ -55,6 +55,10 @@ CHUNK_TABLE = "chunks.json"  # format 3: with the column files of tables.py
 DOCUMENT_TABLE = "documents.json"  # format 3: with the column files of tables.py; formats 1, 2: in the manifest
 VECTORS = "vectors.faiss"
 SENTENCES, SENTENCE_SPANS = "sentences.npy", "sentence_spans.npy"
+#: the sentence vectors' inverted file (``parts.SentenceClusters``): each sentence's cluster, the centroids and
+#: each centroid's language
+SENTENCE_CLUSTERS, SENTENCE_CENTROIDS = "sentence_clusters.npy", "sentence_centroids.npy"
+SENTENCE_CLUSTER_LANGUAGES = "sentence_clusters.json"
 #: the manifest is read whole; a larger one is refused rather than read into memory
 MAX_MANIFEST_BYTES = 256 << 20
 #: .npy, .bin and .faiss files at least this big are memory-mapped on load, after their sha256 is checked by

@@ -76,6 +76,28 @@ def training_sample(vectors: np.ndarray, index, per_list: int = 64, seed: int = 
     return vectors[np.sort(rows)]
 
 
+def kmeans(vectors: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """``k`` spherical k-means centroids (FAISS, 10 iterations, at most 64 training vectors per centroid)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    k = max(1, min(k, len(vectors)))
+    km = _faiss().Kmeans(vectors.shape[1], k, niter=10, seed=seed, spherical=True, max_points_per_centroid=64,
+                         min_points_per_centroid=1, verbose=False)
+    km.train(vectors)
+    return np.asarray(km.centroids, dtype=np.float32)
+
+
+def nearest(centroids: np.ndarray, vectors: np.ndarray, block: int = 262_144) -> np.ndarray:
+    """The row of ``centroids`` with the largest inner product with each vector (int32), in blocks of rows so a
+    memory-mapped matrix is not copied whole."""
+    flat = _faiss().IndexFlatIP(centroids.shape[1])
+    flat.add(np.ascontiguousarray(centroids, dtype=np.float32))
+    out = np.empty(len(vectors), dtype=np.int32)
+    for start in range(0, len(vectors), block):
+        _, ids = flat.search(np.ascontiguousarray(vectors[start:start + block], dtype=np.float32), 1)
+        out[start:start + block] = ids[:, 0]
+    return out
+
+
 def selector(rows: np.ndarray):
     """A FAISS selector of ``rows``, to keep and pass to ``search`` many times (building one costs O(rows))."""
     return _faiss().IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64))
