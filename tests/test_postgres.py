@@ -11,7 +11,7 @@ import time
 import pytest
 
 import swsearch
-from swsearch import Index, IndexLoadError, IndexWriteError, InputError
+from swsearch import Index, IndexLoadError, IndexWriteError, InputError, parts
 from swsearch.pgstore import PgIndex, parse_url
 
 from .conftest import HashEmbedder
@@ -33,7 +33,7 @@ def _recall(a, b, queries, _other=None, **options) -> float:
     return sum(len({h.chunk_id for h in x} & {h.chunk_id for h in y}) / len(y) for x, y in zip(ra, rb)) / len(queries)
 
 
-def test_the_database_ranks_like_the_faiss_store(pg_url, real_hash_index):
+def test_the_database_ranks_like_the_faiss_store(pg_url, real_hash_index, monkeypatch):
     memory = real_hash_index
     memory.save(pg_url)  # the same index, written to the database
     pg = Index.load(pg_url, model=HashEmbedder())
@@ -48,6 +48,19 @@ def test_the_database_ranks_like_the_faiss_store(pg_url, real_hash_index):
     # (recall@10: pgvector's HNSW offers slightly other candidates than FAISS's exact search here)
     assert _recall(pg, memory, queries[::8], candidates=50) >= 0.95
     assert _recall(pg, pg, queries[::8], candidates=50, _other={"candidates": 0}) >= 0.95
+    # above parts.CLUSTERS_ABOVE chunks the sentence ranking offers its own, from the sentences' HNSW index
+    sentence_searches = []
+    real_nearest = PgIndex._nearest
+
+    def spy(self, *args, sentences=False):
+        sentence_searches.append(sentences)
+        return real_nearest(self, *args, sentences=sentences)
+
+    monkeypatch.setattr(PgIndex, "_nearest", spy)
+    monkeypatch.setattr(parts, "CLUSTERS_ABOVE", 0)
+    assert _recall(pg, pg, queries[::8], candidates=50, _other={"candidates": 0}) >= 0.95
+    assert sentence_searches.count(True) == 2 * len(queries[::8])  # one per language, centred
+    monkeypatch.undo()
     zh = pg.search("community workers", k=5, language="zh", candidates=20)
     assert len(zh) == 5 and all(h.language == "zh" for h in zh)
     narrow = pg.search("community workers", k=5, doc_ids=["12_volunteer_service_record_measures_2020_zh"],

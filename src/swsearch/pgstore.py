@@ -42,6 +42,7 @@ from . import filters, fusion, pools, signals
 from .documents import LANGUAGES, Document, as_documents, detect_language
 from .errors import IndexLoadError, IndexWriteError, InputError, MissingExtraError
 from .options import SearchOptions, resolve_call
+from .parts import wants_clusters
 from .pools import top_of
 from .split import Chunk
 
@@ -652,38 +653,43 @@ class PgIndex:
         return out
 
     def _nearest(self, cur, snap: _Snapshot, vector: np.ndarray, c: int, language: str | None,
-                 rows: np.ndarray | None) -> np.ndarray:
+                 rows: np.ndarray | None, *, sentences: bool = False) -> np.ndarray:
         """The rows of the ``c`` chunks nearest ``vector`` by inner product through the HNSW index (of one
         language, inside ``rows``): a candidate pool. pgvector 0.6 (pgserver's) filters after the graph search,
         so ``hnsw.ef_search`` is raised by the share the filter keeps (at most 1,000); a narrow filter can
-        still leave fewer than ``c`` (pgvector 0.8's iterative scans would not)."""
+        still leave fewer than ``c`` (pgvector 0.8's iterative scans would not). ``sentences``: the chunks of
+        the nearest sentences instead, each once at its best (the sentence ranking's candidates)."""
         s = self.location.schema
-        where, params = [], {"v": vector, "c": c}
+        table, key, limit = ("sentences", "chunk_pk", 4 * c) if sentences else ("chunks", "pk", c)
+        where, params = [], {"v": vector, "c": limit}
         kept = np.ones(len(snap.pks), dtype=bool)
         if language is not None:
             where.append("language = %(lang)s")
             params["lang"] = language
             kept &= snap.languages == language
         if rows is not None:
-            where.append("pk = ANY(%(pks)s::bigint[])")
+            where.append(f"{key} = ANY(%(pks)s::bigint[])")
             params["pks"] = _bigints(snap.pks[rows])
             inside = np.zeros(len(snap.pks), dtype=bool)
             inside[rows] = True
             kept &= inside
         share = max(int(kept.sum()), 1) / max(len(snap.pks), 1)
-        cur.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(min(1000, max(40, int(c / share)))),))
-        cur.execute(f"SELECT pk FROM {s}.chunks {'WHERE ' + ' AND '.join(where) if where else ''} "
+        cur.execute("SELECT set_config('hnsw.ef_search', %s, true)",
+                    (str(min(1000, max(40, int(limit / share)))),))
+        cur.execute(f"SELECT {key} FROM {s}.{table} {'WHERE ' + ' AND '.join(where) if where else ''} "
                     f"ORDER BY embedding <#> %(v)s LIMIT %(c)s", params)
-        got = np.array([r[0] for r in cur.fetchall()], dtype=np.int64)
+        found = [r[0] for r in cur.fetchall()]
+        got = np.array(list(dict.fromkeys(found))[:c], dtype=np.int64)  # each chunk once, at its best sentence
         return snap.rows_of(got) if len(got) else got
 
     def _pool(self, cur, snap: _Snapshot, qv: np.ndarray, cq: np.ndarray | None, lexical: dict[str, list[str]],
               use_sentences: bool, c: int, rows: np.ndarray | None, need: int) -> pools.Pool:
         """``pools.pooled_lists`` on the database: the dense rankings' top ``c`` from the HNSW index (per language
-        for the centred one), the lexical rankings' (``lexical``: their tokens) from one BM25 pass in SQL, every
-        ranking scored exactly over the union and over the fixed sample of the others (rows are in tie-break
-        order here). Should the graph's filtered search leave fewer than ``need`` candidates, every row the
-        filter keeps is one."""
+        for the centred one; the sentence ranking's from the sentences' HNSW index above ``parts.CLUSTERS_ABOVE``
+        chunks, where the FAISS store's inverted file offers them), the lexical rankings' (``lexical``: their
+        tokens) from one BM25 pass in SQL, every ranking scored exactly over the union and over the fixed sample
+        of the others (rows are in tie-break order here). Should the graph's filtered search leave fewer than
+        ``need`` candidates, every row the filter keeps is one."""
         found = []
         if rows is not None and len(rows) <= 4 * c:  # a narrow filter: every row it keeps is a candidate
             found.append(rows)
@@ -691,6 +697,10 @@ class PgIndex:
             found.append(self._nearest(cur, snap, qv, c, None, rows))
             if cq is not None:
                 found += [self._nearest(cur, snap, cq, c, lang, rows) for lang in sorted(snap.centroids)]
+            if use_sentences and wants_clusters(len(snap.pks)):  # where the FAISS store's sentences offer theirs
+                langs = sorted(snap.centroids) if cq is not None else [None]
+                found += [self._nearest(cur, snap, qv if cq is None else cq, c, lang, rows, sentences=True)
+                          for lang in langs]
         dense = np.unique(np.concatenate(found))
         bm25 = self._bm25(cur, snap, lexical, top=c, rows=np.union1d(dense, snap.sample), allowed=rows)
         union = np.unique(np.concatenate([dense, *(top_of(v, c, rows) for v in bm25.values())]))
