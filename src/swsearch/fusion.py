@@ -101,15 +101,14 @@ def pool_ranks(name: str, scores: np.ndarray, order: np.ndarray | None, outside:
 def top_k(scores: np.ndarray, k: int, order: np.ndarray | None = None) -> np.ndarray:
     """The entries of the ``k`` best scores, best first, ties in ``order`` as in ``ranks``; no full sort."""
     scores = np.asarray(scores)
-    if order is None:
-        order = np.arange(len(scores))
     k = min(k, len(scores))
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
-    s = scores[order]
-    kth = np.partition(-s, k - 1)[k - 1]
-    candidates = np.flatnonzero(-s <= kth)  # every entry tied with the k-th too, in tie-break order
-    return order[candidates[np.argsort(-s[candidates], kind="stable")[:k]]]
+    neg = -(scores if order is None else scores[order])  # one pass over a million scores, not one per step
+    kth = np.partition(neg, k - 1)[k - 1]
+    candidates = np.flatnonzero(neg <= kth)  # every entry tied with the k-th too, in tie-break order
+    best = candidates[np.argsort(neg[candidates], kind="stable")[:k]]
+    return best if order is None else order[best]
 
 
 def effective_weights(names, weights: Mapping[str, float]) -> dict[str, float]:

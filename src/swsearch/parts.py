@@ -245,8 +245,9 @@ class SentenceVectors:
         self.matrix = matrix
         self.spans = spans
         self.clusters = clusters
-        #: the first sentence row of every chunk
+        #: the first sentence row of every chunk, and the row after its last
         self.starts = np.searchsorted(spans[:, 0], np.arange(n_chunks)) if spans.ndim == 2 else np.zeros(0)
+        self.ends = np.append(self.starts[1:], len(spans))
         self._centred: tuple[Centring, np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -254,8 +255,7 @@ class SentenceVectors:
 
     def of_chunk(self, row: int) -> slice:
         """The sentence rows of chunk ``row``."""
-        end = self.starts[row + 1] if row + 1 < len(self.starts) else len(self.spans)
-        return slice(int(self.starts[row]), int(end))
+        return slice(int(self.starts[row]), int(self.ends[row]))
 
     def centring(self, centring: Centring) -> tuple[np.ndarray, np.ndarray]:
         """Each sentence's language code (its chunk's) and centred norm under ``centring``, computed once."""
@@ -272,8 +272,7 @@ class SentenceVectors:
 
     def rows_of_chunks(self, chunk_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sentence rows of ``chunk_rows`` (each chunk's in turn) and where each chunk's segment starts."""
-        ends = np.append(self.starts[1:], len(self.spans))
-        first, counts = self.starts[chunk_rows], ends[chunk_rows] - self.starts[chunk_rows]
+        first, counts = self.starts[chunk_rows], self.ends[chunk_rows] - self.starts[chunk_rows]
         segments = np.cumsum(counts) - counts
         return first.repeat(counts) + (np.arange(counts.sum()) - segments.repeat(counts)), segments
 

@@ -86,9 +86,9 @@ def top_of(scores: np.ndarray, c: int, allowed: np.ndarray | None) -> np.ndarray
     s = scores if allowed is None else scores[allowed]
     if not len(s):
         return np.zeros(0, dtype=np.int64)
-    keep = np.flatnonzero(s > s.min())
-    rows = keep if allowed is None else allowed[keep]
-    return rows[top_k(s[keep], c)]
+    best = top_k(s, c)
+    best = best[s[best] > s.min()]  # the c best above the minimum: those above it are all of them, if fewer
+    return best if allowed is None else allowed[best]
 
 
 def pooled_lists(index: Index, batch: QueryBatch, active: Sequence[Signal], c: int, allowed: np.ndarray | None,
