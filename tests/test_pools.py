@@ -196,3 +196,23 @@ def test_sentence_clusters_are_built_above_the_threshold_saved_and_follow_change
     assert small.sentence_vectors.clusters is None
     small.add([Document(id="aa-new", text="Volunteers register online.", language="en")])
     assert small.sentence_vectors.clusters is not None and _nearest_everywhere(small)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_top_k_and_top_of_are_a_stable_sort_cut_short(seed):
+    """The partial sorts behind pools (no full sort of a million scores) give what a stable full sort gives:
+    best first, equal scores in position order (or in ``order``); ``top_of`` leaves out the minimum."""
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 6, 400).astype(np.float32)  # many ties, and many at the minimum
+    scores[rng.random(400) < 0.5] = 0
+    for k in (1, 7, 50, 400, 500):
+        assert np.array_equal(fusion.top_k(scores, k), np.argsort(-scores, kind="stable")[:k])
+        order = rng.permutation(400)
+        assert np.array_equal(fusion.top_k(scores, k, order), order[np.argsort(-scores[order], kind="stable")[:k]])
+        above = np.flatnonzero(scores > scores.min())
+        assert np.array_equal(pools.top_of(scores, k, None), above[np.argsort(-scores[above], kind="stable")[:k]])
+        allowed = np.sort(rng.choice(400, 100, replace=False))
+        inside = scores[allowed]
+        keep = np.flatnonzero(inside > inside.min())
+        assert np.array_equal(pools.top_of(scores, k, allowed),
+                              allowed[keep[np.argsort(-inside[keep], kind="stable")[:k]]])
