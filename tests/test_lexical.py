@@ -1,7 +1,9 @@
+import io
+
 import numpy as np
 import pytest
 
-from swsearch import Index, InputError
+from swsearch import Index, InputError, store
 from swsearch.lexical import LexicalIndex, en_tokens, full_segmenter, tokenize, translate
 
 TEXTS = ["Cities staff 18 community workers per 10,000 urban residents.",
@@ -158,7 +160,7 @@ def test_the_numpy_bm25_build_writes_what_bm25s_writes(corpus):
     assert built[0].vocab_dict == built[1].vocab_dict
 
 
-@pytest.mark.parametrize("rows", ["interleaved", "shuffled", "no term frequencies"])
+@pytest.mark.parametrize("rows", ["interleaved", "shuffled", "no term frequencies", "wrong term frequencies"])
 @pytest.mark.parametrize("stored", [True, False])
 def test_a_change_on_the_stored_token_ids_gives_what_a_build_of_the_tokens_gives(stored, rows):
     """with_rows renumbers the stored token ids instead of building token lists; every array, the vocabulary,
@@ -171,10 +173,15 @@ def test_a_change_on_the_stored_token_ids_gives_what_a_build_of_the_tokens_gives
         files = lex.to_files()
         if rows == "no term frequencies":  # saved before they were kept: pairs sorted again
             del files[LexicalIndex.TERM_FREQUENCIES]
+        if rows == "wrong term frequencies":  # a crafted file: they do not add up to the token counts
+            tf = np.load(io.BytesIO(files[LexicalIndex.TERM_FREQUENCIES]))
+            files[LexicalIndex.TERM_FREQUENCIES] = store.npy_bytes(tf.astype(np.int64) + 1000)
         lex = LexicalIndex.from_files(files)
         assert lex._tokens is None
     elif rows == "no term frequencies":
         lex.retriever.term_frequencies = None
+    elif rows == "wrong term frequencies":
+        lex.retriever.term_frequencies = lex.retriever.term_frequencies + 1000
     keep = np.array([i for i in range(len(texts)) if i % 5 != 2])
     new = ["新的社区志愿者 registered hours", "", "调解 mediation 10,000 residents"]
     rng = np.random.default_rng(0)
@@ -188,7 +195,7 @@ def test_a_change_on_the_stored_token_ids_gives_what_a_build_of_the_tokens_gives
     lex._changed_pairs = lambda *a: taken.append(original(*a) is not None) or original(*a)
     changed = lex.with_rows(keep, new, order)
     assert changed._tokens is None and changed._encoded is not None  # the numpy path ran
-    assert taken == [rows == "interleaved"]  # which way the pairs were made
+    assert taken == [rows in ("interleaved", "wrong term frequencies")]  # which way the pairs were made
     tokens = [[*lex.tokens[i]] for i in keep] + [tokenize(t, full_segmenter()) for t in new]
     tokens = [tokens[i] for i in order]
     fresh = LexicalIndex.from_tokens(tokens, dict(lex.glossary), {}, 1, k1=1.5, b=0.75)

@@ -196,6 +196,16 @@ def test_sentence_clusters_are_built_above_the_threshold_saved_and_follow_change
     assert small.sentence_vectors.clusters is None
     small.add([Document(id="aa-new", text="Volunteers register online.", language="en")])
     assert small.sentence_vectors.clusters is not None and _nearest_everywhere(small)
+    # and fitted again, with more centroids, once the sentences outgrow them fourfold
+    fitted = len(small.sentence_vectors.clusters)
+    assert not small.sentence_vectors.clusters.outgrown()
+    grown = len(small.sentence_vectors)
+    while len(small.sentence_vectors) <= 4 * grown:
+        n = len(small.sentence_vectors)
+        small.add([Document(id=f"grow-{n}", text=f"Volunteers log {n} hours. Stations open at {n}.",
+                            language="en")])
+    assert len(small.sentence_vectors.clusters) > fitted and not small.sentence_vectors.clusters.outgrown()
+    assert _nearest_everywhere(small)
 
 
 @pytest.mark.parametrize("seed", range(5))

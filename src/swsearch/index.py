@@ -966,7 +966,9 @@ class Index:
         sentence_vectors = None
         if self.sentence_vectors is not None:
             sentence_vectors = self.sentence_vectors.changed(keep, new_sentences, order)
-            if sentence_vectors.clusters is None and wants_clusters(len(chunks)):  # grown past the size
+            clusters = sentence_vectors.clusters
+            # fitted when the index grows past the size, and again when it has outgrown them
+            if wants_clusters(len(chunks)) and (clusters is None or clusters.outgrown()):
                 sentence_vectors = sentence_vectors.clustered(chunks.languages(documents))
         lexical = None
         if self.lexical is not None:

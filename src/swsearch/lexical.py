@@ -483,6 +483,9 @@ class LexicalIndex:
                                             b=self.retriever.b)
         retriever = _bm25s_class()(k1=self.retriever.k1, b=self.retriever.b, method="lucene")
         pairs = self._changed_pairs(keep, new_tokens, order, number)
+        if pairs is not None and not np.array_equal(np.bincount(pairs[1], weights=pairs[2], minlength=len(lengths)),
+                                                    lengths):  # stored term frequencies that do not add up to the
+            pairs = None  # chunks' token counts (a crafted file): count them again from the tokens themselves
         retriever.scores = (retriever.index_flat(flat, lengths, len(words)) if pairs is None
                             else retriever.index_pairs(*pairs, lengths, len(words)))
         vocab_dict = dict(number)

@@ -176,6 +176,11 @@ class SentenceClusters:
     def __len__(self) -> int:
         return len(self.centroids)
 
+    def outgrown(self) -> bool:
+        """Whether the sentences have grown to more than 4× what these centroids were fitted for (the count
+        whose ``CLUSTERS_PER_ROOT`` × √n they are): each cluster would be read at 4× its planned size."""
+        return len(self.assignment) > 4 * (len(self) / CLUSTERS_PER_ROOT) ** 2
+
     def assign(self, matrix: np.ndarray) -> np.ndarray:
         """The nearest cluster of each new sentence vector (the centroids stay as fitted)."""
         return vectors.nearest(self.centroids, matrix) if len(matrix) else np.zeros(0, dtype=np.int32)
