@@ -187,7 +187,7 @@ class SentenceClusters:
 
     def rows(self, clusters: np.ndarray) -> np.ndarray:
         """The sentence rows of ``clusters``, sorted (reads of a memory-mapped matrix in file order)."""
-        if self._lists is None:  # derived once: sentence rows by cluster, and where each cluster's start
+        if self._lists is None:  # derived once: sentence rows by cluster, and where each cluster starts
             order = np.argsort(self.assignment, kind="stable")
             self._lists = order, np.searchsorted(self.assignment[order], np.arange(len(self) + 1))
         order, bounds = self._lists
