@@ -66,7 +66,7 @@ class Centring:
         return (raw - offsets[..., codes]) / norms
 
     def rows(self, vectors: np.ndarray, codes: np.ndarray, norms: np.ndarray) -> np.ndarray:
-        """The centred form of a few vectors (for pseudo-relevance feedback)."""
+        """The centred form of a few vectors (pseudo-relevance feedback, the sentence clusters' probe)."""
         return (vectors - self.matrix[codes]) / norms[:, None]
 
 

@@ -459,9 +459,10 @@ class Index:
         chunk_vectors = ChunkVectors.build(vecs, index_type)
         table = ChunkTable.from_chunks(chunks)
         documents = DocumentTable.from_dicts(_document_meta(d) for d in docs)
-        centroids = _centroids(vecs, table.languages(documents), table.tie_order())
+        languages = table.languages(documents)
+        centroids = _centroids(vecs, languages, table.tie_order())
         if sent_vecs is not None and wants_clusters(len(chunks)):  # the sentence ranking's own candidates
-            sent_vecs = sent_vecs.clustered(table.languages(documents))
+            sent_vecs = sent_vecs.clustered(languages)
         lex = None
         if lexical:
             from .lexical import LexicalIndex
@@ -963,13 +964,14 @@ class Index:
             order = None
         else:
             chunks = chunks.take(order)
+        languages = chunks.languages(documents)
         sentence_vectors = None
         if self.sentence_vectors is not None:
             sentence_vectors = self.sentence_vectors.changed(keep, new_sentences, order)
             clusters = sentence_vectors.clusters
             # fitted when the index grows past the size, and again when it has outgrown them
             if wants_clusters(len(chunks)) and (clusters is None or clusters.outgrown()):
-                sentence_vectors = sentence_vectors.clustered(chunks.languages(documents))
+                sentence_vectors = sentence_vectors.clustered(languages)
         lexical = None
         if self.lexical is not None:
             new_texts = [_lexical_text(c) for c in new_chunks]
@@ -981,7 +983,7 @@ class Index:
         # last, as it may add to an HNSW graph in place: nothing after it can fail
         chunk_vectors = self.chunk_vectors.changed(keep, new_vecs, order)
         # the rows are in tie-break order now (``order`` put them there), so the sums run down the rows
-        centroids = _centroids(chunk_vectors.matrix(), chunks.languages(documents), np.arange(len(chunks)))
+        centroids = _centroids(chunk_vectors.matrix(), languages, np.arange(len(chunks)))
         source = self._source
         self.__init__(chunks=chunks, documents=documents,
                       chunk_vectors=chunk_vectors, config=self.config, embedder=self._embedder, lexical=lexical,

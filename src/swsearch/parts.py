@@ -198,13 +198,12 @@ class SentenceClusters:
         language when ``centring`` is given (then ``query`` is a centred query)."""
         if self._directions is None or self._directions[0] is not centring:
             directions = self.centroids
-            if centring is not None:
+            if centring is not None:  # centred as the ranking centres sentences (a language without one: as is)
                 directions = directions.copy()
-                labels = np.asarray(self.languages)
-                for code, lang in enumerate(centring.languages):
-                    mine = labels == lang
-                    diff = self.centroids[mine] - centring.matrix[code]
-                    directions[mine] = diff / np.maximum(np.linalg.norm(diff, axis=1, keepdims=True), 1e-12)
+                mine = np.isin(self.languages, centring.languages)
+                codes = centring.codes(np.asarray(self.languages)[mine])
+                centroids = self.centroids[mine]
+                directions[mine] = centring.rows(centroids, codes, centring.norms(iter([centroids]), codes))
             self._directions = (centring, directions)
         near = self._directions[1] @ query
         if n >= len(near):

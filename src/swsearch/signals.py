@@ -126,20 +126,23 @@ def _dense_centred_candidates(index: Index, batch: QueryBatch, c: int, allowed: 
     return [np.concatenate(f) if f else np.zeros(0, np.int64) for f in found]
 
 
+def _sentence_space(index: Index, batch: QueryBatch) -> tuple[Any, np.ndarray]:
+    """The centring and query vectors the sentence ranking scores with: centred when centroids are on."""
+    if batch.centred is not None:
+        return index.centring, batch.centred
+    return None, batch.plain
+
+
 def _sentence_rows(index: Index, batch: QueryBatch, rows: list[np.ndarray]) -> list[Any]:
-    sv = index.sentence_vectors
-    centring = index.centring if batch.centred is not None else None
-    qs = batch.centred if batch.centred is not None else batch.plain
-    return [sv.best_of_chunks(q, r, centring) for q, r in zip(qs, rows)]
+    centring, qs = _sentence_space(index, batch)
+    return [index.sentence_vectors.best_of_chunks(q, r, centring) for q, r in zip(qs, rows)]
 
 
 def _sentence_candidates(index: Index, batch: QueryBatch, c: int, allowed: np.ndarray | None) -> list[np.ndarray]:
     """Each query's top ``c`` chunks by their best sentence, from the sentence vectors' inverted file (none
     when the index has none: then the ranking scores the other rankings' candidates only)."""
-    sv = index.sentence_vectors
-    centring = index.centring if batch.centred is not None else None
-    qs = batch.centred if batch.centred is not None else batch.plain
-    return [sv.candidates(q, c, centring, allowed) for q in qs]
+    centring, qs = _sentence_space(index, batch)
+    return [index.sentence_vectors.candidates(q, c, centring, allowed) for q in qs]
 
 
 def _lexical(index: Index, batch: QueryBatch) -> list[Any]:
