@@ -95,14 +95,37 @@ def test_parts_follow_a_change_as_a_build_would():
     assert np.array_equal(changed.matrix(), np.concatenate([m[keep], new])[order])
     assert part.problems(6, 8) == [] and changed.problems(6, 8) == ["5 vectors for 6 chunks"]
     spans = np.array([[0, 0, 2], [0, 2, 4], [1, 0, 3], [2, 0, 1], [2, 1, 5]])
-    sv = SentenceVectors(rng.standard_normal((5, 8)).astype(np.float32), spans, 3)
+    sv = SentenceVectors(rng.standard_normal((5, 8)).astype(np.float16), spans, 3)
     assert sv.of_chunk(0) == slice(0, 2) and sv.of_chunk(2) == slice(3, 5)
     scores = np.arange(5.0)[None, :]
     assert np.array_equal(sv.best_per_chunk(scores), [[1.0, 2.0, 4.0]])
     moved = sv.changed(np.array([0, 2]), None, np.array([1, 0]))  # drop chunk 1, then swap the other two
     assert np.array_equal(moved.spans, [[0, 0, 1], [0, 1, 5], [1, 0, 2], [1, 2, 4]])
     assert np.array_equal(moved.matrix, sv.matrix[[3, 4, 0, 1]])
+    # vectors of an index saved in float32 (before float16 storage) are rounded by a change, as a build rounds
+    legacy = SentenceVectors(rng.standard_normal((5, 8)).astype(np.float32), spans, 3)
+    assert legacy.matrix.dtype == np.float32
+    assert np.array_equal(legacy.changed(np.array([0, 2]), None, np.array([1, 0])).matrix,
+                          legacy.matrix[[3, 4, 0, 1]].astype(np.float16))
     assert moved.problems(2, 8) == [] and moved.problems(3, 8) == ["sentence vectors that do not match the chunks"]
+
+
+def test_sentence_scores_alike_from_a_kept_float32_copy_or_block_by_block(monkeypatch):
+    from swsearch import parts
+
+    rng = np.random.default_rng(1)
+    n = 20_000  # three of ``blocks_of``'s 8,192-row blocks
+    spans = np.stack([np.arange(n) // 2, np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)], axis=1)
+    matrix = rng.standard_normal((n, 8)).astype(np.float16)
+    queries = rng.standard_normal((2, 8)).astype(np.float32)
+    kept = SentenceVectors(matrix, spans, n // 2)
+    whole = kept.scores(queries)
+    assert kept._upcast is not None and np.allclose(whole, queries @ matrix.astype(np.float32).T, atol=1e-5)
+    monkeypatch.setattr(parts, "UPCAST_KEPT_ROWS", 1_000)
+    blocked = SentenceVectors(matrix, spans, n // 2)
+    assert np.allclose(blocked.scores(queries), whole, atol=1e-6) and blocked._upcast is None
+    assert np.array_equal(blocked.best_per_chunk(blocked.scores(queries)).argmax(axis=1),
+                          kept.best_per_chunk(whole).argmax(axis=1))
 
 
 def test_a_saved_index_is_its_parts_files(tmp_path, tiny_corpus):

@@ -21,7 +21,7 @@ from .embed import DEFAULT_MODEL, Embedder, build_embedder, get_embedder, get_qu
 from .errors import IndexLoadError, IndexWriteError, InputError
 from .fusion import top_k as _top_k
 from .options import SEARCH_MODES, SearchOptions, resolve_call
-from .parts import ChunkVectors, SentenceVectors, wants_clusters
+from .parts import SENTENCE_DTYPE, ChunkVectors, SentenceVectors, wants_clusters
 from .progress import Progress, plural
 from .split import HEADING_SEP, Chunk, sentence_units, split_text
 from .tables import ChunkTable, DocumentTable
@@ -218,8 +218,9 @@ def _sentence_plan(chunks: list[Chunk], spans: np.ndarray, reuse: bool) -> tuple
 
 
 def _sentence_vectors(chunk_vecs: np.ndarray, spans: np.ndarray, todo: list[int], embedded: np.ndarray) -> np.ndarray:
-    """Every sentence unit's vector: the embedded ones where ``todo`` says, the chunk's own elsewhere."""
-    out = chunk_vecs[spans[:, 0]].astype(np.float32, copy=True)
+    """Every sentence unit's vector: the embedded ones where ``todo`` says, the chunk's own elsewhere, rounded to
+    how they are stored (``parts.SENTENCE_DTYPE``) before anything ranks with them."""
+    out = chunk_vecs[spans[:, 0]].astype(SENTENCE_DTYPE, copy=True)
     if todo:
         out[todo] = embedded
     return out
@@ -672,7 +673,7 @@ class Index:
             chunk = self.chunks[row]
             if sv is not None and qvec is not None:
                 own = sv.of_chunk(row)
-                raw = sv.matrix[own] @ qvec
+                raw = np.asarray(sv.matrix[own], dtype=np.float32) @ qvec
                 if centred and self.centroids:
                     codes, norms = sv.centring(self.centring)
                     raw = self.centring.scores(qvec[None, :], raw[None, :], codes[own], norms[own])[0]

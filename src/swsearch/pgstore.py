@@ -129,10 +129,12 @@ def _redact(text: str) -> str:
 
 
 #: the centred score of rows ``t`` (chunks or sentences) joined to their language's centroid ``m``, for the
-#: centred query ``%(cq)s``: (cq.v - cq.m) / |v - m|, with |v - m|^2 = 1 - 2 v.m + |m|^2 for a unit v
-#: (``<#>`` is pgvector's negative inner product)
+#: centred query ``%(cq)s``: (cq.v - cq.m) / |v - m|, with |v - m|^2 = |v|^2 - 2 v.m + |m|^2 (``<#>`` is
+#: pgvector's negative inner product). |v|^2 is read, not taken as 1: sentence vectors are rounded to float16
+#: (``parts.SENTENCE_DTYPE``), off unit length by ~1e-4, and the FAISS store centres them exactly
 _CENTRED = ("((-(t.embedding <#> %(cq)s)) - (-(m.mean <#> %(cq)s))) / "
-            "sqrt(greatest(1 + 2 * (t.embedding <#> m.mean) + (m.mean <#> m.mean) * -1, 1e-24))")
+            "sqrt(greatest((t.embedding <#> t.embedding) * -1 + 2 * (t.embedding <#> m.mean)"
+            " + (m.mean <#> m.mean) * -1, 1e-24))")
 
 
 def _bigints(values: Any) -> str:
