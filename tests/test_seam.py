@@ -128,6 +128,20 @@ def test_sentence_scores_alike_from_a_kept_float32_copy_or_block_by_block(monkey
                           kept.best_per_chunk(whole).argmax(axis=1))
 
 
+def test_held_sentences_score_as_gathered_ones(tiny_index):
+    sv = tiny_index.sentence_vectors
+    held, plain = (SentenceVectors(sv.matrix, sv.spans, len(tiny_index)) for _ in range(2))
+    held.hold(np.array([0, 2, 3, 5]))
+    rows = np.array([len(sv) - 1, 0, 1, 2, 3, 4, 5])  # held and not, in no order
+    q = tiny_index.embedder.encode_queries(["community workers"])[0]
+    cq = tiny_index.centring.centre_queries(q[None, :], ["en"])[0]
+    for centring, query in ((None, q), (tiny_index.centring, cq)):
+        for _ in range(2):  # the second time from the held norms
+            assert np.allclose(held.row_scores(query, rows, centring), plain.row_scores(query, rows, centring),
+                               atol=1e-6)
+    assert held._held[2] and held._held[2][0][0] is tiny_index.centring
+
+
 def test_a_saved_index_is_its_parts_files(tmp_path, tiny_corpus):
     index = Index.build(tiny_corpus, model=HashEmbedder(), index_type="hnsw")
     files = {**index.chunk_vectors.to_files(), **index.sentence_vectors.to_files(), **index.lexical.to_files()}

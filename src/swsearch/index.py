@@ -842,6 +842,8 @@ class Index:
         if pool:
             if self._pool_sample is None:
                 self._pool_sample = pools.sample_rows(len(self.chunks))
+                if self.sentence_vectors is not None:
+                    self.sentence_vectors.hold(self._pool_sample)
             found = pools.pooled_lists(self, batch, active, pool, allowed, self._pool_sample)
             return [(p.rows, p.lists, p.outside) for p in found], batch
         out: list[dict[str, np.ndarray]] = [{} for _ in queries]
