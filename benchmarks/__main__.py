@@ -331,7 +331,8 @@ def scale_suite(quick: bool, res: dict) -> None:
         rows += [{**r, "data": "synthetic clustered"} for r in scale.compare(xb, xq)]
         del xb
     res["scale"] = rows
-    sizes = [2_000, 25_000] if quick else [10_000, 100_000, 1_000_000]
+    # 1,000 too: the growth issue asks for 100k against 1k, measured side by side
+    sizes = [2_000, 25_000] if quick else [1_000, 10_000, 100_000, 1_000_000]
     log(f"scale: hybrid search on synthetic indexes of {', '.join(f'{n:,}' for n in sizes)} documents")
     res["hybrid_scale"] = hybrid_scale.run(sizes)["rows"]
 

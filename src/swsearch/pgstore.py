@@ -20,7 +20,7 @@ hits' texts all come from one snapshot, so a reader sees a document with all its
 writer does meanwhile. Every write is one transaction behind an advisory lock: writers take turns, and a
 writer killed mid-batch loses only that batch. Ranking signals and fusion are ``signals``/``fusion``'s own:
 the dense, centred and sentence scores are pgvector inner products, centring uses the same algebra as
-``centroids.py`` (``|v - m|^2 = 1 - 2 v.m + |m|^2`` for unit ``v``), so the two stores rank alike. Above
+``centroids.py`` (``|v - m|^2 = |v|^2 - 2 v.m + |m|^2``), so the two stores rank alike. Above
 ``pools.POOLS_ABOVE`` chunks a search fuses candidate pools as the FAISS store does (``PgIndex._pool``): the
 dense candidates from the HNSW indexes, the lexical ones from a top-C BM25 in SQL.
 """
