@@ -121,7 +121,7 @@ def test_sentence_scores_alike_from_a_kept_float32_copy_or_block_by_block(monkey
     kept = SentenceVectors(matrix, spans, n // 2)
     whole = kept.scores(queries)
     assert kept._upcast is not None and np.allclose(whole, queries @ matrix.astype(np.float32).T, atol=1e-5)
-    monkeypatch.setattr(parts, "UPCAST_KEPT_ROWS", 1_000)
+    monkeypatch.setattr(parts, "UPCAST_KEPT_BYTES", 4 * 8 * 1_000)
     blocked = SentenceVectors(matrix, spans, n // 2)
     assert np.allclose(blocked.scores(queries), whole, atol=1e-6) and blocked._upcast is None
     assert np.array_equal(blocked.best_per_chunk(blocked.scores(queries)).argmax(axis=1),

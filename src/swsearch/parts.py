@@ -35,9 +35,11 @@ class Part(Protocol):
 #: on the bundled corpus (/tmp/fp16.py, session 12): MRR@10 of every question set unchanged, 158 of 160 questions
 #: with the same top 10 as float32 (the other two swap near-ties)
 SENTENCE_DTYPE = np.float16
-#: the sentence rows up to which a whole-matrix product (exact search) keeps a float32 copy instead of upcasting
-#: block by block on every query: 200,000 × 384 dimensions is 300 MB (pools read rows, not the whole matrix)
-UPCAST_KEPT_ROWS = 200_000
+#: the largest float32 copy of the sentence vectors that a whole-matrix product (exact search) makes once and
+#: keeps, instead of upcasting block by block on every query (which made exhaustive hybrid search at 113k
+#: synthetic chunks 128 ms against float32 storage's 81); made on the first such search only, so pooled
+#: searches (the default above ``pools.POOLS_ABOVE`` chunks, reading rows) never hold it
+UPCAST_KEPT_BYTES = 256 << 20
 
 #: the largest share of an HNSW graph's nodes one change removes in place; more is rebuilt. Measured on 50k
 #: random vectors (/tmp/hnswdel.py): removing 1% with repair took 3.5 s against 13.6 s to rebuild, recall@10
@@ -269,13 +271,14 @@ class SentenceVectors:
     def __len__(self) -> int:
         return len(self.matrix)
 
-    def blocks(self) -> Iterator[np.ndarray]:
-        """The vectors as float32 row blocks: the whole matrix at once up to ``UPCAST_KEPT_ROWS`` rows (upcast
-        once and kept), fresh blocks above, so an exact search of a large index never holds a float32 copy."""
+    def blocks(self, keep: bool = False) -> Iterator[np.ndarray]:
+        """The vectors as float32 row blocks: the whole matrix at once where a float32 copy is kept (``keep``:
+        make one, up to ``UPCAST_KEPT_BYTES``; exact search does), else fresh blocks (the centred norms, read
+        once, do not make one)."""
         m = self.matrix
         if m.dtype == np.float32:
             yield m
-        elif len(m) <= UPCAST_KEPT_ROWS:
+        elif self._upcast is not None or (keep and 4 * m.size <= UPCAST_KEPT_BYTES):
             if self._upcast is None:
                 self._upcast = m.astype(np.float32)
             yield self._upcast
@@ -297,7 +300,7 @@ class SentenceVectors:
     def scores(self, queries: np.ndarray, centring: Centring | None = None) -> np.ndarray:
         """Every sentence's score for each query: plain, or language-centred when ``centring`` is given (then
         ``queries`` are centred queries)."""
-        raw = np.concatenate([queries @ block.T for block in self.blocks()], axis=-1)
+        raw = np.concatenate([queries @ block.T for block in self.blocks(keep=True)], axis=-1)
         return raw if centring is None else centring.scores(queries, raw, *self.centring(centring))
 
     def rows_of_chunks(self, chunk_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
