@@ -139,7 +139,7 @@ def test_held_sentences_score_as_gathered_ones(tiny_index):
         for _ in range(2):  # the second time from the held norms
             assert np.allclose(held.row_scores(query, rows, centring), plain.row_scores(query, rows, centring),
                                atol=1e-6)
-    assert held._held[2] and held._held[2][0][0] is tiny_index.centring
+    assert held._held_centred is not None and held._held_centred[0] is tiny_index.centring
 
 
 def test_a_saved_index_is_its_parts_files(tmp_path, tiny_corpus):
