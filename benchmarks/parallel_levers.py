@@ -10,7 +10,13 @@ fuses), so one index build and one embedding of every query serve every lever:
   parallel pairs of books 1-2 (the top ``r`` right singular vectors of the differences of each pair's centred
   vectors) and projected out of every centred chunk, sentence and query vector; scored on books 3-4 only;
 - **translation detection**: how well the centred chunk cosine tells a translation from the best other
-  article, against the best cross-language cosine in the policy corpus (which has no translations).
+  article, against the best cross-language cosine in the policy corpus (which has no translations);
+- **hubness (CSLS)**: each dense ranking minus half the chunk's mean cosine to its 10 nearest chunks in the
+  query's language (Conneau et al., ICLR 2018, whose k and factor these are), a chunk-level correction
+  for the chunks every query lands near, fitted on nothing;
+- **translation links**: chunks paired across languages as each other's best match by ratio margin
+  (Artetxe and Schwenk, ACL 2019: cosine over the mean cosine of each side's 4 nearest other-language
+  chunks), mutual and above a threshold; a linked chunk takes its partner's fused score when that is higher.
 
 Run: ``PYTHONPATH=. python -m benchmarks.parallel_levers [--work DIR] [--out FILE] [--quick]`` (``--work`` keeps the
 parallel index and reuses it; the build takes a few minutes). Prints tables; ``--out`` writes JSON.
@@ -123,6 +129,61 @@ def gaps(case: Case) -> np.ndarray:
     return np.array(out)
 
 
+def hubness(index: swsearch.Index, k: int = 10) -> dict[str, dict[str, np.ndarray]]:
+    """Per vector space (plain, centred) and language L: each chunk's mean cosine to its ``k`` nearest
+    chunks in L, itself left out (CSLS's r)."""
+    langs = index.chunk_languages
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for space, x in (("plain", index.chunk_vectors.matrix()), ("centred", _centred_chunks(index))):
+        out[space] = {}
+        for lang in np.unique(langs):
+            rows = np.flatnonzero(langs == lang)
+            sim = x @ x[rows].T
+            sim[rows, np.arange(len(rows))] = -np.inf
+            kk = min(k, len(rows) - 1)
+            out[space][lang] = np.sort(sim, axis=1)[:, -kk:].mean(axis=1) if kk > 0 else np.zeros(len(x))
+    return out
+
+
+def penalised(case: Case, hubs: dict[str, dict[str, np.ndarray]], names: tuple[str, ...]) -> list[dict]:
+    """The rankings with half of each chunk's hubness in the query's language taken off ``names`` (CSLS).
+    The sentence ranking takes its chunk's centred figure."""
+    out = []
+    for one, lang in zip(case.lists, case.query_languages):
+        one = dict(one)
+        for name in names:
+            r = hubs["plain" if name == "dense" else "centred"].get(lang)
+            if name in one and r is not None:
+                one[name] = one[name] - 0.5 * r
+        out.append(one)
+    return out
+
+
+def translation_links(index: swsearch.Index, tau: float, k: int = 4) -> np.ndarray:
+    """Each chunk's zh/en partner (or -1): mutual best by ratio margin, margin at least ``tau``."""
+    x, langs = _centred_chunks(index), index.chunk_languages
+    a, b = np.flatnonzero(langs == "zh"), np.flatnonzero(langs == "en")
+    partner = np.full(len(langs), -1)
+    if len(a) < 2 or len(b) < 2:
+        return partner
+    sim = x[a] @ x[b].T
+    ra = np.sort(sim, axis=1)[:, -min(k, len(b)):].mean(axis=1)
+    rb = np.sort(sim, axis=0)[-min(k, len(a)):, :].mean(axis=0)
+    margin = sim / ((ra[:, None] + rb[None, :]) / 2)
+    best_b, best_a = margin.argmax(axis=1), margin.argmax(axis=0)
+    for i, j in enumerate(best_b):
+        if best_a[j] == i and margin[i, j] >= tau:
+            partner[a[i]], partner[b[j]] = b[j], a[i]
+    return partner
+
+
+def propagate(scores: np.ndarray, partner: np.ndarray) -> np.ndarray:
+    """A linked chunk scores as its partner when the partner scores higher (just below it)."""
+    out, linked = scores.copy(), partner >= 0
+    out[linked] = np.maximum(scores[linked], scores[partner[linked]] - 1e-9)
+    return out
+
+
 def run(work: Path | None, quick: bool = False) -> dict:
     pairs = parallel.load_pairs(quick)
     if work is not None and (work / "manifest.json").is_file():
@@ -146,6 +207,7 @@ def run(work: Path | None, quick: bool = False) -> dict:
         cases[f"filtered first {src}->{dst}"] = Case(index, firsts, target, to_dst)
         cases[f"filtered whole {src}->{dst}"] = Case(index, wholes, target, to_dst)
         cases[f"mixed first {src}->{dst}"] = cases[f"filtered first {src}->{dst}"].with_keep(~own)
+        cases[f"mixed whole {src}->{dst}"] = cases[f"filtered whole {src}->{dst}"].with_keep(~own)
     zh_rows = np.array([np.flatnonzero(docs == f"{p['id']}-zh")[0] for p in pairs])
     en_rows = np.array([np.flatnonzero(docs == f"{p['id']}-en")[0] for p in pairs])
     policy_index = swsearch.default_index()
@@ -166,7 +228,7 @@ def run(work: Path | None, quick: bool = False) -> dict:
         return row
 
     res: dict = {"pairs": len(pairs), "train_pairs": len(train), "test_pairs": len(test), "blend": {},
-                 "subspace": {}}
+                 "subspace": {}, "hubness": {}, "links": {}}
     for a in (0.0, 0.25, 0.5, 0.75, 1.0):
         row = {k: round(float(c.mrr(fused(c, a)).mean()), 4) for k, c in cases.items()}
         res["blend"][f"a={a}"] = {**row, **policy_row(lambda c, a=a: fused(c, a))}
@@ -181,6 +243,30 @@ def run(work: Path | None, quick: bool = False) -> dict:
         prow = policy_row(lambda c, basis=basis: fused(c, 0.0, projected_lists(c, basis)))
         res["subspace"][f"r={r}"] = {**row, **prow}
         log(f"subspace r={r}")
+    hubs = {id(index): hubness(index), id(policy_index): hubness(policy_index)}
+    for label, names in (("CSLS on dense_centred", ("dense_centred",)),
+                         ("CSLS on every dense ranking", ("dense", "dense_centred", "sentence"))):
+        def csls(c: Case, names=names) -> list[np.ndarray]:
+            return fused(c, 0.0, penalised(c, hubs[id(c.index)], names))
+        row = {k: round(float(c.mrr(csls(c)).mean()), 4) for k, c in cases.items()}
+        res["hubness"][label] = {**row, **policy_row(csls)}
+        log(label)
+    base = np.array([d.rsplit("-", 1)[0] for d in docs])
+    policy_links: dict[float, np.ndarray] = {}
+    for tau in (1.0, 1.1, 1.2):
+        partner = translation_links(index, tau)
+        policy_links[tau] = translation_links(policy_index, tau)
+        linked = np.flatnonzero(partner >= 0)
+
+        def linked_fusion(c: Case, tau=tau, partner=partner) -> list[np.ndarray]:
+            return [propagate(f, partner if c.index is index else policy_links[tau]) for f in fused(c)]
+        row = {k: round(float(c.mrr(linked_fusion(c)).mean()), 4) for k, c in cases.items()}
+        res["links"][f"margin >= {tau}"] = {
+            **row, **policy_row(linked_fusion),
+            "linked chunks": int(len(linked)),
+            "right partner": round(float((base[linked] == base[partner[linked]]).mean()), 4) if len(linked) else 0.0,
+            "policy linked chunks": int((policy_links[tau] >= 0).sum())}
+        log(f"links margin >= {tau}")
     res["gap"] = {}
     for k in ("mixed first zh->en", "mixed first en->zh"):
         res["gap"][k] = [round(float(x), 3) for x in np.percentile(gaps(cases[k]), [5, 25, 50, 75, 95])]
@@ -193,12 +279,19 @@ def run(work: Path | None, quick: bool = False) -> dict:
     x = _centred_chunks(index)
     sim = x[zh_rows] @ x[en_rows].T
     true = np.diag(sim).copy()
+    k = 4  # ``translation_links``'s ratio margin: each side's k nearest other-language chunks
+    ra, rb = np.sort(sim, axis=1)[:, -k:].mean(axis=1), np.sort(sim, axis=0)[-k:, :].mean(axis=0)
+    margin = sim / ((ra[:, None] + rb[None, :]) / 2)
     np.fill_diagonal(sim, -np.inf)
     y = _centred_chunks(policy_index)
     pl = policy_index.chunk_languages
     cross = (y[pl == "zh"] @ y[pl == "en"].T).max(axis=1)
     res["translation_detection"] = {
         "translation is the best other-language match": round(float((true > sim.max(axis=1)).mean()), 4),
+        "translation is the best other-language match by ratio margin (zh->en, en->zh)": [
+            round(float((margin.argmax(axis=1) == np.arange(len(true))).mean()), 4),
+            round(float((margin.argmax(axis=0) == np.arange(len(true))).mean()), 4)],
+        "policy chunks (zh, en)": [int((pl == "zh").sum()), int((pl == "en").sum())],
         "translation cosine p5/p25/p50": [round(float(v), 3) for v in np.percentile(true, [5, 25, 50])],
         "best non-translation cosine p50/p95/p99": [round(float(v), 3)
                                                     for v in np.percentile(sim.max(axis=1), [50, 95, 99])],
@@ -210,7 +303,7 @@ def run(work: Path | None, quick: bool = False) -> dict:
 
 def tables(res: dict) -> str:
     out = []
-    for part in ("blend", "subspace"):
+    for part in ("blend", "subspace", "hubness", "links"):
         rows = res[part]
         cols = list(next(iter(rows.values())))
         out.append(f"{part}\n| lever | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
