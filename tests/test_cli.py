@@ -88,6 +88,18 @@ def test_bad_queries_exit_2_with_one_line(built, args, message):
     assert message in proc.stderr and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("args, points_to", [
+    (("query", "x", "--language", "fr"), "(see swsearch query --help)"),  # an option another tool spells so
+    (("index", "--bogus"), "(see swsearch index --help)"),
+    (("--bogus",), "(see swsearch --help)"),
+    (("frob",), "(see swsearch --help)"),
+])
+def test_usage_errors_point_to_the_right_help(args, points_to):
+    """An unknown option is reported against the command it was given to, so the help named is the one to read."""
+    proc = run(*args, check_rc=2)
+    assert proc.stderr.rstrip().endswith(points_to) and proc.stderr.count("\n") == 1, proc.stderr
+
+
 def test_missing_index_directory(tmp_path):
     proc = run("query", "x", "--index", str(tmp_path / "none"), check_rc=2)
     assert "does not exist" in proc.stderr and proc.stderr.count("\n") == 1

@@ -24,7 +24,7 @@ EXIT_USAGE = 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2 (argparse's default prints usage too)
-        sys.stderr.write(f"swsearch: error: {message} (see swsearch {self.prog.split()[-1]} --help)\n")
+        sys.stderr.write(f"swsearch: error: {message} (see {self.prog} --help)\n")
         sys.exit(EXIT_USAGE)
 
 
@@ -291,7 +291,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.basicConfig(format="swsearch: %(message)s", level=logging.WARNING, stream=sys.stderr)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the command they were given to, so its --help is the one to read
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        (sub.choices[args.command] if args.command else parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.version:
         from . import __version__
         print(f"swsearch {__version__}")
