@@ -219,12 +219,18 @@ def run(work: Path | None, quick: bool = False) -> dict:
         policy[name] = Case(policy_index, [q["query"] for q in qs], rel, directions=[q["lang"] for q in qs])
 
     def policy_row(fuse_one) -> dict:
+        """Each set per direction and all, and its cross-language questions filtered to the gold's language."""
         row = {}
         for name, case in policy.items():
-            m = case.mrr(fuse_one(case))
+            fused_lists = fuse_one(case)
+            m = case.mrr(fused_lists)
             dirs = np.array(case.directions)
             row.update({f"{name} {d}": round(float(m[dirs == d].mean()), 4) for d in DIRECTIONS})
             row[f"{name} all"] = round(float(m.mean()), 4)
+            gold_lang = np.array([d[-2:] for d in dirs])
+            filtered = case.with_keep(policy_index.chunk_languages[None, :] == gold_lang[:, None]).mrr(fused_lists)
+            for d in ("en->zh", "zh->en"):
+                row[f"{name} {d} filtered"] = round(float(filtered[dirs == d].mean()), 4)
         return row
 
     res: dict = {"pairs": len(pairs), "train_pairs": len(train), "test_pairs": len(test), "blend": {},
