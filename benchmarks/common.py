@@ -23,6 +23,8 @@ OWN_QUERIES = REPO / "benchmarks" / "data" / "policy_own_queries.jsonl"
 HELDOUT_QUERIES = REPO / "benchmarks" / "data" / "policy_heldout_queries.jsonl"
 #: written in the fourth session before anything else was tried there; targets drawn at random from the chunks
 FRESH_QUERIES = REPO / "benchmarks" / "data" / "policy_fresh_queries.jsonl"
+#: written before any #15 lever was tried and read once, to confirm the language subspace (2026-12-07)
+SEALED_QUERIES = REPO / "benchmarks" / "data" / "policy_sealed_queries.jsonl"
 GNU_TIME = shutil.which("time") if os.path.exists("/usr/bin/time") else None
 
 

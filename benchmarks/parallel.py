@@ -35,6 +35,7 @@ SYSTEMS = [
     ("dense + language centroids", {"mode": "dense"}),
     ("lexical BM25 + CC-CEDICT translation", {"mode": "lexical"}),
     ("hybrid without centroids", {"centroids": False}),
+    ("hybrid without the language subspace", {"subspace": False}),
     ("hybrid without translation", {"translate": False}),
     ("hybrid without sentence scores", {"sentences": False}),
     ("hybrid + per-language pools (language_pools=True)", {"language_pools": True}),
@@ -43,7 +44,8 @@ SYSTEMS = [
 
 
 #: what --quick runs: enough to keep the harness from rotting, not to measure
-QUICK_SYSTEMS = ("hybrid (default)", "dense (plain)", "hybrid + per-language pools (language_pools=True)")
+QUICK_SYSTEMS = ("hybrid (default)", "dense (plain)", "hybrid without the language subspace",
+                 "hybrid + per-language pools (language_pools=True)")
 
 
 def load_pairs(quick: bool) -> list[dict]:

@@ -1,7 +1,9 @@
 """Levers tried for one default across both regimes (issue #15), measured on scores, not shipped.
 
 Each lever is scored from the rankings ``Index.component_scores`` returns (the same ones hybrid search
-fuses), so one index build and one embedding of every query serve every lever:
+fuses, with language centring alone: ``subspace=False``, the default before the shipped language subspace,
+which is the first lever below at 32 directions), so one index build and one embedding of every query serve
+every lever:
 
 - **blend**: ``(1 - a) * plain fusion + a * per-language fusion`` (``language_pools``) for fixed ``a``;
 - **language gap**: how far the best other-language chunk's centred score is from the best same-language
@@ -33,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 import swsearch
-from swsearch import fusion
+from swsearch import fusion, subspace
 from swsearch.documents import detect_language
 from swsearch.embed import normalize
 from swsearch.evaluate import contains_span, load_queries
@@ -57,7 +59,7 @@ class Case:
     def __init__(self, index: swsearch.Index, queries: list[str], relevant: np.ndarray,
                  keep: np.ndarray | None = None, directions: list[str] | None = None):
         self.index, self.relevant, self.keep, self.directions = index, relevant, keep, directions
-        self.lists = index.component_scores(queries)
+        self.lists = index.component_scores(queries, subspace=False)  # levers against centring alone
         self.query_languages = [detect_language(q) for q in queries]
         self.plain = index.embedder.encode_queries(queries)
 
@@ -105,7 +107,7 @@ def projected_lists(case: Case, basis: np.ndarray) -> list[dict]:
     c, sv = ix.centring, ix.sentence_vectors
     chunks = project(_centred_chunks(ix))
     sentences = project(fusion.centre(sv.matrix, c.matrix[c.chunk_codes[sv.spans[:, 0]]]))
-    queries = project(c.centre_queries(case.plain, case.query_languages))
+    queries = project(c.centre_queries(case.plain, case.query_languages, subspace=False))
     dense = queries @ chunks.T
     best = np.maximum.reduceat(queries @ sentences.T, sv.starts, axis=1)
     return [{**one, "dense_centred": dense[i], "sentence": best[i]} for i, one in enumerate(case.lists)]
@@ -115,8 +117,7 @@ def language_basis(index: swsearch.Index, zh_rows: np.ndarray, en_rows: np.ndarr
     """The top ``r`` directions of the differences between paired centred vectors (Xie et al.'s LSAR fitted on
     parallel pairs instead of language means, which give only rank 1 for two languages)."""
     x = _centred_chunks(index)
-    _, _, vt = np.linalg.svd(x[zh_rows] - x[en_rows], full_matrices=False)
-    return vt[:r]
+    return subspace.fit(x[zh_rows], x[en_rows], r)
 
 
 def gaps(case: Case) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from swsearch import store, tables
+from swsearch import store, subspace, tables
 from swsearch.embed.base import Embedder, normalize
 
 REPO = Path(__file__).resolve().parents[1]
@@ -160,3 +160,20 @@ def write_format_2(index, tmp_path: Path) -> Path:
         (old / manifest["data"] / name).write_bytes(bytes(data))
     (old / "manifest.json").write_text(json.dumps(manifest))
     return old
+
+
+def orthonormal(rank: int, dim: int, seed: int = 0) -> np.ndarray:
+    """``rank`` random orthonormal rows of width ``dim``."""
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(dim, rank)))
+    return q.T.astype(np.float32)
+
+
+@pytest.fixture
+def hash_basis(tmp_path, monkeypatch):
+    """A basis for the hash embedder's fingerprint, in a folder that stands in for the package's."""
+    basis = orthonormal(8, HashEmbedder.dim)
+    monkeypatch.setattr(subspace, "SUBSPACE_DIR", tmp_path / "subspaces")
+    subspace.load.cache_clear()
+    subspace.save(basis, HashEmbedder().fingerprint(), {"fitted_on": "random directions"})
+    yield basis
+    subspace.load.cache_clear()

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import swsearch
-from swsearch import Index, IndexLoadError, IndexWriteError, InputError, parts
+from swsearch import Index, IndexLoadError, IndexWriteError, InputError, parts, subspace
 from swsearch.pgstore import PgIndex, parse_url
 
 from .conftest import HashEmbedder
@@ -81,6 +81,21 @@ def test_every_option_and_filter_works_on_the_database(pg_url, tiny_corpus):
         pg.search("volunteers", mode="dense", feedback=2)
     with pytest.raises(InputError, match="unknown document id"):
         pg.search("volunteers", doc_ids=["nope"])
+
+
+def test_the_database_leaves_the_language_subspace_out_alike(pg_url, tiny_corpus, hash_basis, monkeypatch, tmp_path):
+    """A model with a shipped language subspace: the database projects its queries as the FAISS store does."""
+    memory = Index.build(tiny_corpus, model=HashEmbedder())
+    pg = Index.build(tiny_corpus, model=HashEmbedder(), store=pg_url)
+    assert memory.centring.subspace is not None
+    for options in ({}, {"mode": "dense"}, {"feedback": 2}, {"candidates": 2}, {"subspace": False}):
+        assert_same_ranking(memory, pg, TINY_QUERIES, k=7, **options)
+    monkeypatch.setattr(subspace, "SUBSPACE_DIR", tmp_path / "none")  # the same model without one
+    subspace.load.cache_clear()
+    plain = Index.build(tiny_corpus, model=HashEmbedder())
+    assert plain.centring.subspace is None
+    scores = [[h.score for h in r] for r in memory.search_batch(TINY_QUERIES, 7, mode="dense")]
+    assert scores != [[h.score for h in r] for r in plain.search_batch(TINY_QUERIES, 7, mode="dense")]
 
 
 def _terms_match_postings(pg: PgIndex) -> bool:

@@ -16,21 +16,25 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
+from . import subspace as language_subspace
 from .fusion import centre
 
 _BLOCK = 8_192  # rows per block when computing norms: a few MiB at a time, however many vectors
 
 
 class Centring:
-    """The language centroids of an index and, per vector, its language and the norm of its centred form."""
+    """The language centroids of an index and, per vector, its language and the norm of its centred form; with
+    ``subspace`` (the model's language subspace, ``subspace.py``), centred queries leave it out too."""
 
-    def __init__(self, centroids: Mapping[str, np.ndarray], languages: np.ndarray):
+    def __init__(self, centroids: Mapping[str, np.ndarray], languages: np.ndarray,
+                 subspace: np.ndarray | None = None):
         #: languages in sorted order; ``matrix[i]`` is the centroid of ``languages[i]``
         self.languages = sorted(centroids)
         self.matrix = np.stack([np.asarray(centroids[lang], dtype=np.float32) for lang in self.languages])
         self._code = {lang: i for i, lang in enumerate(self.languages)}
         #: the row of ``matrix`` for each chunk
         self.chunk_codes = self.codes(languages)
+        self.subspace = subspace
 
     def codes(self, languages: np.ndarray) -> np.ndarray:
         """Index into ``languages``/``matrix`` for each language label."""
@@ -40,12 +44,13 @@ class Centring:
         """The centroid used for a query whose language the index does not hold."""
         return self.matrix.mean(axis=0)
 
-    def centre_queries(self, qvecs: np.ndarray, query_languages: list[str]) -> np.ndarray:
-        """Each query minus its own language's centroid, normalised again."""
+    def centre_queries(self, qvecs: np.ndarray, query_languages: list[str], subspace: bool = True) -> np.ndarray:
+        """Each query minus its own language's centroid, normalised again, and without the language subspace
+        (unless ``subspace`` is False)."""
         mean = self.mean()
         per_query = np.stack([self.matrix[self._code[lang]] if lang in self._code else mean
                               for lang in query_languages])
-        return centre(qvecs, per_query)
+        return language_subspace.remove(centre(qvecs, per_query), self.subspace if subspace else None)
 
     def norms(self, blocks: Iterator[np.ndarray], codes: np.ndarray) -> np.ndarray:
         """``|v - m_L|`` for every vector (given in row blocks), without holding a centred copy of them."""

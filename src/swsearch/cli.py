@@ -263,6 +263,8 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    from . import subspace
+
     index = _open_index(args.index)
     info = index.info()
     if args.json:
@@ -278,6 +280,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     s = info.get("search") or {}
     modes = "hybrid (default), dense, lexical" if s.get("lexical") else "dense"
     centroids = f"; language centroids {', '.join(sorted(index.centroids))}" if index.centroids else ""
+    basis = subspace.for_model(m) if index.centroids else None
+    centroids += f" and a {len(basis)}-direction language subspace" if basis is not None else ""
     print(f"index      {info['index_type']}; search modes: {modes}{centroids}")
     print(f"queries    {info['query_engine']}")
     for d in info["documents"]:

@@ -24,6 +24,7 @@ from .options import SEARCH_MODES, SearchOptions, resolve_call
 from .parts import SENTENCE_DTYPE, ChunkVectors, SentenceVectors, wants_clusters
 from .progress import Progress, plural
 from .split import HEADING_SEP, Chunk, sentence_units, split_text
+from .subspace import for_model as language_subspace
 from .tables import ChunkTable, DocumentTable
 
 CONTEXT_MODES = ("none", "title", "heading", "title+heading")
@@ -565,7 +566,8 @@ class Index:
     def search(self, query: str, k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
                language: str | None = None, where: Mapping[str, Any] | None = None,
                options: SearchOptions | None = None, mode: str | None = None, centroids: bool | None = None,
-               translate: bool | None = None, sentences: bool | None = None, feedback: int | None = None,
+               subspace: bool | None = None, translate: bool | None = None, sentences: bool | None = None,
+               feedback: int | None = None,
                fusion: str | None = None, weights: Mapping[str, float] | None = None,
                language_pools: bool | None = None, candidates: int | None = None) -> list[Hit]:
         """The ``k`` best chunks for ``query``; ``doc_ids`` / ``language`` / ``where`` restrict the search exactly.
@@ -577,7 +579,8 @@ class Index:
         How to search is a ``SearchOptions`` (``options=``), or its fields as keywords (shorthand; not both).
         ``mode``: ``hybrid`` (default when built with lexical: dense + language-centred dense + BM25 with
         dictionary translation and each chunk's best sentence, fused by rank), ``dense`` or ``lexical``.
-        ``centroids`` / ``translate`` / ``sentences`` switch those levers off for comparison. ``feedback=n``
+        ``centroids`` / ``subspace`` / ``translate`` / ``sentences`` switch those levers off for comparison
+        (``subspace``: the model's language subspace left out of centred queries, ``subspace.py``). ``feedback=n``
         (hybrid) adds pseudo-relevance feedback: the query vector moves towards its n best chunks and
         their rankings are fused again (off by default: it did not help on our questions). ``fusion``: ``rrf``
         (ranks, the default) or ``convex`` (z-scored scores); ``weights`` replaces the default weights
@@ -589,22 +592,23 @@ class Index:
         given for a mode it does not apply to is an error.
         """
         return self.search_batch([query], k, doc_ids=doc_ids, language=language, where=where, options=options,
-                                 mode=mode, centroids=centroids, translate=translate, sentences=sentences,
-                                 feedback=feedback, fusion=fusion, weights=weights, language_pools=language_pools,
-                                 candidates=candidates)[0]
+                                 mode=mode, centroids=centroids, subspace=subspace, translate=translate,
+                                 sentences=sentences, feedback=feedback, fusion=fusion, weights=weights,
+                                 language_pools=language_pools, candidates=candidates)[0]
 
     def search_batch(self, queries: Sequence[str], k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
                      language: str | None = None, where: Mapping[str, Any] | None = None,
                      options: SearchOptions | None = None, mode: str | None = None, centroids: bool | None = None,
-                     translate: bool | None = None, sentences: bool | None = None, feedback: int | None = None,
+                     subspace: bool | None = None, translate: bool | None = None, sentences: bool | None = None,
+                     feedback: int | None = None,
                      fusion: str | None = None, weights: Mapping[str, float] | None = None,
                      language_pools: bool | None = None, candidates: int | None = None,
                      batch_size: int = 32) -> list[list[Hit]]:
         """``search`` for many queries at once (embedded in batches on every core)."""
         queries = self._check_queries(queries)
-        opts = self._options(options, mode=mode, centroids=centroids, translate=translate, sentences=sentences,
-                             feedback=feedback, fusion=fusion, weights=weights, language_pools=language_pools,
-                             candidates=candidates)
+        opts = self._options(options, mode=mode, centroids=centroids, subspace=subspace, translate=translate,
+                             sentences=sentences, feedback=feedback, fusion=fusion, weights=weights,
+                             language_pools=language_pools, candidates=candidates)
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InputError(f"k must be a whole number of at least 1 (got {k!r})")
         if language is not None and language not in LANGUAGES:
@@ -628,7 +632,8 @@ class Index:
         if opts.mode == "dense":  # straight to FAISS (any index type), centred on the query side when centroids are on
             qvecs = self.embedder.encode_queries(list(queries), batch_size=batch_size)
             if use_centroids:  # centred once: FAISS searches with these, and highlights score in their space
-                qvecs = self.centring.centre_queries(qvecs, [detect_language(q) for q in queries])
+                qvecs = self.centring.centre_queries(qvecs, [detect_language(q) for q in queries],
+                                                     bool(opts.subspace))
                 found = self._dense_centred(qvecs, kk, rows)
             else:
                 scores, ids = self.chunk_vectors.search(qvecs, kk, rows)
@@ -792,7 +797,7 @@ class Index:
     def centring(self) -> Centring:
         """The language centroids with each chunk's language code (query-side centring, see ``centroids.py``)."""
         if self._centring is None:
-            self._centring = Centring(self.centroids, self.chunk_languages)
+            self._centring = Centring(self.centroids, self.chunk_languages, language_subspace(self.config["model"]))
         return self._centring
 
     def chunk_norms(self) -> np.ndarray:
@@ -802,8 +807,9 @@ class Index:
             self._chunk_norms = c.norms(self.chunk_vectors.blocks(), c.chunk_codes)
         return self._chunk_norms
 
-    def component_scores(self, queries: Sequence[str], *, centroids: bool = True, translate: bool = True,
-                         sentences: bool = True, batch_size: int = 32) -> list[dict[str, np.ndarray]]:
+    def component_scores(self, queries: Sequence[str], *, centroids: bool = True, subspace: bool = True,
+                         translate: bool = True, sentences: bool = True,
+                         batch_size: int = 32) -> list[dict[str, np.ndarray]]:
         """Every ranking hybrid search fuses, as a full score array over all chunks, one dict per query.
 
         Keys are names of ``signals.SIGNALS`` (the ones this index and these switches provide), so
@@ -811,7 +817,8 @@ class Index:
         the weights, as ``benchmarks/`` does.
         """
         queries = self._check_queries(queries)
-        opts = SearchOptions(mode="hybrid", centroids=centroids, translate=translate, sentences=sentences)
+        opts = SearchOptions(mode="hybrid", centroids=centroids, subspace=subspace, translate=translate,
+                             sentences=sentences)
         return [lists for _, lists, _ in self._component_scores(queries, opts.resolve("hybrid"), batch_size)[0]]
 
     def _component_scores(self, queries: list[str], opts: SearchOptions, batch_size: int, *, pool: int = 0,
@@ -836,7 +843,8 @@ class Index:
         if any("vectors" in s.needs or "sentences" in s.needs for s in active):
             batch.plain = self.embedder.encode_queries(queries, batch_size=batch_size)
             if use_centroids:  # centred on the query side: see centroids.py
-                batch.centred = self.centring.centre_queries(batch.plain, [detect_language(q) for q in queries])
+                batch.centred = self.centring.centre_queries(batch.plain, [detect_language(q) for q in queries],
+                                                             bool(opts.subspace))
         if "lexical" in available and any("lexical" in s.needs for s in active):
             batch.tokens = [self.lexical.query_tokens(q, translate_query=bool(opts.translate)) for q in queries]
         if pool:

@@ -21,6 +21,7 @@ FUSION_METHODS = ("rrf", "convex")
 #: the modes each option changes anything in (``mode`` itself applies everywhere)
 APPLIES_TO: dict[str, tuple[str, ...]] = {
     "centroids": ("hybrid", "dense"),
+    "subspace": ("hybrid", "dense"),
     "translate": ("hybrid", "lexical"),
     "sentences": ("hybrid",),
     "feedback": ("hybrid",),
@@ -31,7 +32,7 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
 }
 
 #: what a field left at None means
-DEFAULTS: dict[str, Any] = {"centroids": True, "translate": True, "sentences": True, "feedback": 0,
+DEFAULTS: dict[str, Any] = {"centroids": True, "subspace": True, "translate": True, "sentences": True, "feedback": 0,
                             "fusion": "rrf", "weights": None, "language_pools": False,
                             "candidates": None}
 
@@ -41,15 +42,18 @@ class SearchOptions:
     """How to search: ``mode`` (``hybrid``, ``dense`` or ``lexical``; None: the index's default) and its levers.
 
     ``centroids`` / ``translate`` / ``sentences``: language-centred dense scores, dictionary translation of the
-    query, each chunk's best sentence (on by default; off for ablations). ``feedback=n``: pseudo-relevance
-    feedback from the n best chunks. ``fusion``: ``rrf`` or ``convex``; ``weights``: per ranking (see
-    ``signals.SIGNALS``; a ranking left out gets 0). ``language_pools``: rank the dense rankings within each
-    chunk language before fusing. ``candidates=C``: each ranking offers its top C chunks and fusion runs over
-    their union (``pools.py``); 0 scores every chunk; None (default): exact up to ``pools.POOLS_ABOVE`` chunks.
+    query, each chunk's best sentence (on by default; off for ablations). ``subspace``: centred queries also
+    leave out the model's language subspace when it ships one (``subspace.py``; off for ablations).
+    ``feedback=n``: pseudo-relevance feedback from the n best chunks. ``fusion``: ``rrf`` or ``convex``;
+    ``weights``: per ranking (see ``signals.SIGNALS``; a ranking left out gets 0). ``language_pools``: rank
+    the dense rankings within each chunk language before fusing. ``candidates=C``: each ranking offers its top
+    C chunks and fusion runs over their union (``pools.py``); 0 scores every chunk; None (default): exact up
+    to ``pools.POOLS_ABOVE`` chunks.
     """
 
     mode: str | None = None
     centroids: bool | None = None
+    subspace: bool | None = None
     translate: bool | None = None
     sentences: bool | None = None
     feedback: int | None = None
@@ -61,7 +65,7 @@ class SearchOptions:
     def __post_init__(self) -> None:
         if self.mode is not None and self.mode not in SEARCH_MODES:
             raise InputError(f"unknown search mode {self.mode!r}; use one of {', '.join(SEARCH_MODES)}")
-        for name in ("centroids", "translate", "sentences", "language_pools"):
+        for name in ("centroids", "subspace", "translate", "sentences", "language_pools"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, (bool, np.bool_)):
                 raise InputError(f"{name} must be True or False (got {value!r})")

@@ -45,6 +45,7 @@ from .options import SearchOptions, resolve_call
 from .parts import wants_clusters
 from .pools import top_of
 from .split import Chunk
+from .subspace import for_model as language_subspace
 
 SCHEMES = ("postgresql://", "postgres://")
 FORMAT = "swsearch-postgres"
@@ -779,8 +780,9 @@ class PgIndex:
         use_centroids = bool(opts.centroids) and bool(snap.centroids)
         cq = None
         if qv is not None and use_centroids:
-            centring = Centring(snap.centroids, np.array(sorted(snap.centroids)))
-            cq = centring.centre_queries(qv[None, :], [detect_language(query)])[0]
+            centring = Centring(snap.centroids, np.array(sorted(snap.centroids)),
+                                language_subspace(self.config["model"]))
+            cq = centring.centre_queries(qv[None, :], [detect_language(query)], bool(opts.subspace))[0]
         use_sentences = (opts.mode == "hybrid" and bool(opts.sentences)
                          and bool(self.config.get("search", {}).get("sentences")))
         lexical: dict[str, list[str]] = {}  # each lexical ranking's tokens
