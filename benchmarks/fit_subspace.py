@@ -21,7 +21,7 @@ from swsearch import fusion, subspace
 
 from . import parallel
 
-BOOKS = (1, 2)
+BOOKS = parallel.SUBSPACE_BOOKS
 
 
 def centred_pairs(index: swsearch.Index, pairs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
