@@ -3,9 +3,10 @@
 Centring (``centroids.py``) removes each language's mean, the rank-1 case of the language subspace. What
 remains of language in the vectors lies mostly in a few more directions: the top right singular vectors of
 the differences between the centred vectors of texts and their translations (the low-rank subspace removal
-of Xie et al., EMNLP 2022, fitted on parallel pairs). Removing them from the centred query makes it score
-chunks of either language by what they say rather than by the language they say it in. Only the query is
-projected: ``Pq . v = q . Pv``, so chunk vectors, FAISS indexes and SQL stay as they are in every store.
+of Xie et al., EMNLP 2022, fitted on parallel pairs). Removing them from the centred query makes its scores
+depend less on the language a chunk is written in (by a little: benchmarks/README.md has the figures). Only
+the query is projected: ``Pq . v = q . Pv``, so chunk vectors, FAISS indexes and SQL stay as they are in
+every store.
 
 A basis belongs to one model: it is shipped as ``data/subspaces/<model fingerprint>.npy`` with a JSON record
 of how it was fitted (``make subspace``). A model without one is searched as before.
