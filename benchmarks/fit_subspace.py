@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import swsearch
-from swsearch import fusion, subspace
+from swsearch import subspace
 
 from . import parallel
 
@@ -28,10 +28,9 @@ def centred_pairs(index: swsearch.Index, pairs: list[dict]) -> tuple[np.ndarray,
     """The centred, normalised chunk vectors of each pair's Chinese and English article (one chunk each)."""
     if len(index.chunks) != len(index.documents):
         raise SystemExit("expected one chunk per article in the parallel index")
-    c = index.centring
-    x = fusion.centre(index.chunk_vectors.matrix(), c.matrix[c.chunk_codes])
-    row = {chunk.doc_id: i for i, chunk in enumerate(index.chunks)}
-    return (x[[row[f"{p['id']}-zh"] for p in pairs]], x[[row[f"{p['id']}-en"] for p in pairs]])
+    x = parallel.centred_chunks(index)
+    zh, en = parallel.pair_rows(index, pairs)
+    return x[zh], x[en]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 import swsearch
+from swsearch import fusion
 
 from .common import DATA
 
@@ -63,6 +66,21 @@ def load_pairs(quick: bool) -> list[dict]:
 def documents(pairs: list[dict]) -> list[swsearch.Document]:
     return [swsearch.Document(id=f"{p['id']}-{lang}", text=p[lang], language=lang, title="")
             for p in pairs for lang in ("zh", "en")]
+
+
+def centred_chunks(index: swsearch.Index) -> np.ndarray:
+    """Every chunk vector minus its language's centroid, normalised (``fusion.centre``): the vectors the
+    language subspace is fitted on and the levers study projects."""
+    return fusion.centre(index.chunk_vectors.matrix(), index.centring.matrix[index.centring.chunk_codes])
+
+
+def pair_rows(index: swsearch.Index, pairs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """The row of the first chunk of each pair's Chinese and of its English document."""
+    first: dict[str, int] = {}
+    for i, chunk in enumerate(index.chunks):
+        first.setdefault(chunk.doc_id, i)
+    return (np.array([first[f"{p['id']}-zh"] for p in pairs], dtype=np.int64),
+            np.array([first[f"{p['id']}-en"] for p in pairs], dtype=np.int64))
 
 
 def first_sentence(text: str) -> str:

@@ -93,11 +93,6 @@ def fused(case: Case, a: float = 0.0, lists: list[dict] | None = None) -> list[n
     return out
 
 
-def _centred_chunks(index: swsearch.Index) -> np.ndarray:
-    """Every chunk vector minus its language's centroid, normalised (``fusion.centre``)."""
-    return fusion.centre(index.chunk_vectors.matrix(), index.centring.matrix[index.centring.chunk_codes])
-
-
 def projected_lists(case: Case, basis: np.ndarray, query_only: bool = False) -> list[dict]:
     """The rankings with dense_centred and sentence recomputed after projecting ``basis`` out of the centred
     chunk, sentence and query vectors (``query_only``: out of the queries alone, as ``subspace.py`` ships it)."""
@@ -108,7 +103,7 @@ def projected_lists(case: Case, basis: np.ndarray, query_only: bool = False) -> 
 
     c, sv = ix.centring, ix.sentence_vectors
     keep = (lambda x: x) if query_only else project
-    chunks = keep(_centred_chunks(ix))
+    chunks = keep(parallel.centred_chunks(ix))
     sentences = keep(fusion.centre(sv.matrix, c.matrix[c.chunk_codes[sv.spans[:, 0]]]))
     queries = project(c.centre_queries(case.plain, case.query_languages, subspace=False))
     dense = queries @ chunks.T
@@ -119,7 +114,7 @@ def projected_lists(case: Case, basis: np.ndarray, query_only: bool = False) -> 
 def language_basis(index: swsearch.Index, zh_rows: np.ndarray, en_rows: np.ndarray, r: int) -> np.ndarray:
     """The top ``r`` directions of the differences between paired centred vectors (Xie et al.'s LSAR fitted on
     parallel pairs instead of language means, which give only rank 1 for two languages)."""
-    x = _centred_chunks(index)
+    x = parallel.centred_chunks(index)
     return subspace.fit(x[zh_rows], x[en_rows], r)
 
 
@@ -138,7 +133,7 @@ def hubness(index: swsearch.Index, k: int = 10) -> dict[str, dict[str, np.ndarra
     chunks in L, itself left out (CSLS's r)."""
     langs = index.chunk_languages
     out: dict[str, dict[str, np.ndarray]] = {}
-    for space, x in (("plain", index.chunk_vectors.matrix()), ("centred", _centred_chunks(index))):
+    for space, x in (("plain", index.chunk_vectors.matrix()), ("centred", parallel.centred_chunks(index))):
         out[space] = {}
         for lang in np.unique(langs):
             rows = np.flatnonzero(langs == lang)
@@ -165,7 +160,7 @@ def penalised(case: Case, hubs: dict[str, dict[str, np.ndarray]], names: tuple[s
 
 def translation_links(index: swsearch.Index, tau: float, k: int = 4) -> np.ndarray:
     """Each chunk's zh/en partner (or -1): mutual best by ratio margin, margin at least ``tau``."""
-    x, langs = _centred_chunks(index), index.chunk_languages
+    x, langs = parallel.centred_chunks(index), index.chunk_languages
     a, b = np.flatnonzero(langs == "zh"), np.flatnonzero(langs == "en")
     partner = np.full(len(langs), -1)
     if len(a) < 2 or len(b) < 2:
@@ -212,8 +207,7 @@ def run(work: Path | None, quick: bool = False) -> dict:
         cases[f"filtered whole {src}->{dst}"] = Case(index, wholes, target, to_dst)
         cases[f"mixed first {src}->{dst}"] = cases[f"filtered first {src}->{dst}"].with_keep(~own)
         cases[f"mixed whole {src}->{dst}"] = cases[f"filtered whole {src}->{dst}"].with_keep(~own)
-    zh_rows = np.array([np.flatnonzero(docs == f"{p['id']}-zh")[0] for p in pairs])
-    en_rows = np.array([np.flatnonzero(docs == f"{p['id']}-en")[0] for p in pairs])
+    zh_rows, en_rows = parallel.pair_rows(index, pairs)
     policy_index = swsearch.default_index()
     log("rankings of the policy questions")
     policy: dict[str, Case] = {}
@@ -292,14 +286,14 @@ def run(work: Path | None, quick: bool = False) -> dict:
                                                               for x in np.percentile(g[d], [5, 25, 50, 75, 95])]
         res["gap"][f"{name}, gold in the other language"] = [round(float(x), 3)
                                                             for x in np.percentile(g[~d], [5, 25, 50, 75, 95])]
-    x = _centred_chunks(index)
+    x = parallel.centred_chunks(index)
     sim = x[zh_rows] @ x[en_rows].T
     true = np.diag(sim).copy()
     k = 4  # ``translation_links``'s ratio margin: each side's k nearest other-language chunks
     ra, rb = np.sort(sim, axis=1)[:, -k:].mean(axis=1), np.sort(sim, axis=0)[-k:, :].mean(axis=0)
     margin = sim / ((ra[:, None] + rb[None, :]) / 2)
     np.fill_diagonal(sim, -np.inf)
-    y = _centred_chunks(policy_index)
+    y = parallel.centred_chunks(policy_index)
     pl = policy_index.chunk_languages
     cross = (y[pl == "zh"] @ y[pl == "en"].T).max(axis=1)
     res["translation_detection"] = {
