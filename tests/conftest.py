@@ -162,6 +162,14 @@ def write_format_2(index, tmp_path: Path) -> Path:
     return old
 
 
+def tiny_pairs(n: int = 40) -> list[dict[str, str]]:
+    """``n`` made-up translation pairs in the two languages of the tiny corpus (each differs from the next)."""
+    words = ["workers", "pay", "volunteers", "hours", "training", "residents", "mediation", "petition"]
+    chars = "工作报酬志愿服务培训居民调解信访"
+    return [{"en": f"rule {i} on {words[i % 8]} and {words[(i * 3 + 1) % 8]}",
+             "zh": f"第{i}条 {chars[i % 16]}{chars[(i * 5 + 2) % 16]}{chars[(i * 7 + 3) % 16]}"} for i in range(n)]
+
+
 def orthonormal(rank: int, dim: int, seed: int = 0) -> np.ndarray:
     """``rank`` random orthonormal rows of width ``dim``."""
     q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(dim, rank)))

@@ -238,3 +238,31 @@ def test_a_query_failing_during_warm_up_exits_2_never_aborts(tmp_path):
         proc = run("query", "community workers", "--doc", "no-such-document", env={"SWSEARCH_HOME": str(home)})
         assert proc.returncode == 2, (proc.returncode, proc.stderr[-500:])
         assert "unknown document id" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_fit_then_drop_an_index_s_own_subspace(built, tmp_path):
+    import shutil
+
+    from .conftest import tiny_pairs
+    _, _, out = built
+    index = tmp_path / "copy"
+    shutil.copytree(out, index)
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in tiny_pairs(40)), encoding="utf-8")
+    dense = ("query", "community workers pay", "--index", str(index), "--mode", "dense", "--json")
+    before = run(*dense, check_rc=0).stdout
+    proc = run("subspace", str(pairs), "--index", str(index), "--rank", "8", "--quiet", check_rc=0)
+    assert "subspace: a 8-direction language subspace fitted on 40 pairs (en, zh)" in proc.stdout
+    assert "the index's own 8-direction language subspace (40 pairs)" in run("info", "--index", str(index)).stdout
+    after = run(*dense, check_rc=0).stdout
+    assert json.loads(after)["results"] != json.loads(before)["results"]
+    run("subspace", "--drop", "--index", str(index), check_rc=0)
+    assert "own" not in run("info", "--index", str(index)).stdout
+    assert run(*dense, check_rc=0).stdout == before
+    for args, message in ((["--index", str(index)], "give a JSONL file of translation pairs to fit, or --drop"),
+                          ([str(pairs), "--drop", "--index", str(index)], "or --drop (not both)"),
+                          (["--drop", "--index", str(index)], "no language subspace of its own to drop"),
+                          ([str(tmp_path), "--index", str(index)], "is not a file"),
+                          ([str(pairs), "--rank", "0", "--index", str(index)], "--rank must be")):
+        proc = run("subspace", *args, check_rc=2)
+        assert message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from swsearch import Index, IndexLoadError, InputError, SwsearchError, load_corpus, parts, store
 
-from .conftest import TINY_DOCS, HashEmbedder, write_format_2, write_tiny_corpus
+from .conftest import TINY_DOCS, HashEmbedder, tiny_pairs, write_format_2, write_tiny_corpus
 
 BAD_VALUES = [None, "x", -1, 1.5, [], {}, True, 10**30, [[[[[]]]]]]
 MANIFEST_PATHS = ["model", "model.dim", "model.name", "model.fingerprint", "model.backend", "chunking",
@@ -25,19 +25,22 @@ MANIFEST_PATHS = ["model", "model.dim", "model.name", "model.fingerprint", "mode
                   "counts.chunks", "counts.sentences", "documents", "documents.0", "documents.0.id",
                   "documents.0.language", "documents.0.sha256", "documents.0.chars", "documents.0.metadata",
                   "documents.0.date", "search", "search.lexical", "search.sentences", "search.weights",
-                  "search.default_mode", "format_version", "data", "files"]
+                  "search.default_mode", "format_version", "data", "files", "subspace", "subspace.rank"]
 
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
-    """A tiny index with every part, the sentence vectors' inverted file included (built above 0 chunks)."""
+    """A tiny index with every part, the sentence vectors' inverted file included (built above 0 chunks) and a
+    language subspace of its own."""
     folder = tmp_path_factory.mktemp("hostile")
     above, parts.CLUSTERS_ABOVE = parts.CLUSTERS_ABOVE, 0
     try:
-        path = Index.build(write_tiny_corpus(folder), model=HashEmbedder()).save(folder / "ix")
+        index = Index.build(write_tiny_corpus(folder), model=HashEmbedder())
+        path = index.fit_subspace(tiny_pairs(40), rank=4).save(folder / "ix")
     finally:
         parts.CLUSTERS_ABOVE = above
     assert (store.data_dir(path) / store.SENTENCE_CLUSTERS).exists()
+    assert (store.data_dir(path) / store.SUBSPACE).exists()
     return path, {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
 
 

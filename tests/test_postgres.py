@@ -14,7 +14,7 @@ import swsearch
 from swsearch import Index, IndexLoadError, IndexWriteError, InputError, parts, subspace
 from swsearch.pgstore import PgIndex, parse_url
 
-from .conftest import HashEmbedder
+from .conftest import HashEmbedder, tiny_pairs
 from .test_grow import TINY_QUERIES, _questions, assert_same_ranking
 
 OPTIONS = ({}, {"mode": "dense"}, {"mode": "lexical"}, {"centroids": False}, {"fusion": "convex"},
@@ -96,6 +96,27 @@ def test_the_database_leaves_the_language_subspace_out_alike(pg_url, tiny_corpus
     assert plain.centring.subspace is None
     scores = [[h.score for h in r] for r in memory.search_batch(TINY_QUERIES, 7, mode="dense")]
     assert scores != [[h.score for h in r] for r in plain.search_batch(TINY_QUERIES, 7, mode="dense")]
+
+
+def test_an_index_s_own_subspace_in_the_database(pg_url, tiny_corpus):
+    """Written with the index, fitted in the database as in memory, seen by another reader, and dropped."""
+    pairs = tiny_pairs(40)
+    memory = Index.build(tiny_corpus, model=HashEmbedder()).fit_subspace(pairs, rank=4)
+    memory.save(pg_url)
+    pg = Index.load(pg_url, model=HashEmbedder())
+    assert pg.info()["subspace"] == memory.config["subspace"]
+    for options in ({}, {"mode": "dense"}, {"candidates": 2}, {"subspace": False}):
+        assert_same_ranking(memory, pg, TINY_QUERIES, k=7, **options)
+    other = Index.load(pg_url, model=HashEmbedder())  # another process's view, read before the change
+    other.search("volunteers")
+    pg.drop_subspace()
+    plain = Index.build(tiny_corpus, model=HashEmbedder())
+    assert "subspace" not in other.info()
+    assert_same_ranking(plain, other, TINY_QUERIES, k=7)
+    pg.fit_subspace(pairs, rank=4)  # the database's centroids, averaged in SQL: the same directions
+    assert_same_ranking(memory, other, TINY_QUERIES, k=7, mode="dense")
+    with pytest.raises(InputError, match="cannot fit 32 directions"):
+        pg.fit_subspace(pairs[:5])
 
 
 def _terms_match_postings(pg: PgIndex) -> bool:

@@ -3,14 +3,18 @@ search that centres them, identically in a built and a loaded index."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 import swsearch
-from swsearch import IndexLoadError, subspace
+from swsearch import IndexLoadError, InputError, subspace
 from swsearch.fusion import centre
 
-from .conftest import HashEmbedder, orthonormal
+from .conftest import HashEmbedder, orthonormal, tiny_pairs
+
+TINY = ["community workers pay", "信访人 捏造", "volunteer hours"]
 
 
 def test_fit_finds_the_directions_pairs_differ_in():
@@ -87,3 +91,82 @@ def test_centred_search_leaves_the_subspace_out_and_loads_alike(tiny_corpus, has
     assert loaded.centring.subspace is not None
     for q in ("community workers pay", "信访人 捏造", "volunteer hours"):
         assert loaded.search(q, k=4) == index.search(q, k=4)
+
+
+def _pairs_file(path, pairs) -> str:
+    path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+    return str(path)
+
+
+def test_fit_pairs_fits_the_centred_differences_of_each_pair(tiny_index, tmp_path):
+    """A user's own pairs: each side embedded as a passage, centred on the index's centroid of its language."""
+    pairs = tiny_pairs(40)
+    found = subspace.read_pairs(_pairs_file(tmp_path / "pairs.jsonl", [{**p, "id": 7} for p in pairs]),
+                                tiny_index.centroids)
+    assert found == pairs  # other keys are ignored
+    basis = subspace.fit_pairs(HashEmbedder(), found, tiny_index.centroids, rank=6)
+    enc = HashEmbedder().encode_documents
+    c = tiny_index.centroids
+    by_hand = subspace.fit(centre(enc([p["en"] for p in pairs]), c["en"][None, :]),
+                           centre(enc([p["zh"] for p in pairs]), c["zh"][None, :]), rank=6)
+    assert basis.shape == (6, HashEmbedder.dim) and subspace.problem(basis, HashEmbedder.dim) is None
+    assert np.allclose(np.abs(basis @ by_hand.T), np.eye(6), atol=1e-4)  # the same directions, up to sign
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    (['{"en": "a rule"}'], r"line 1 holds text in fewer than two of the index's languages \(en, zh\)"),
+    (['{"en": "a", "zh": "甲"}', "not json"], "line 2 is not JSON"),
+    (['{"en": "a", "fr": "une"}'], "fewer than two"),
+    (['["a", "甲"]'], "fewer than two"),
+])
+def test_bad_pairs_files_are_one_line_errors(tiny_index, tmp_path, lines, message):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        tiny_index.fit_subspace(str(path))
+    with pytest.raises(InputError, match="is not a file"):
+        tiny_index.fit_subspace(str(tmp_path / "missing.jsonl"))
+
+
+def test_fit_needs_enough_pairs_a_rank_in_range_and_two_languages(tiny_index, tiny_corpus):
+    with pytest.raises(InputError, match="5 translation pairs cannot fit 32 directions"):
+        tiny_index.fit_subspace(tiny_pairs(5))
+    with pytest.raises(InputError, match="rank 64 is out of range; give 1 to 63"):
+        tiny_index.fit_subspace(tiny_pairs(40), rank=64)
+    with pytest.raises(InputError, match="no language subspace of its own"):
+        tiny_index.drop_subspace()
+    english = swsearch.Index.build([swsearch.Document(id="a", text="Community workers are paid.", language="en")],
+                                   model=HashEmbedder())
+    with pytest.raises(InputError, match="has no centroids"):
+        english.fit_subspace(tiny_pairs(40))
+
+
+def test_an_index_keeps_its_own_subspace_through_save_load_and_changes(tiny_corpus, hash_basis, tmp_path):
+    """Its own basis replaces the model's shipped one, is saved with it, ranks alike once loaded, survives an
+    add, and ``drop_subspace`` brings the shipped one back."""
+    index = swsearch.Index.build(tiny_corpus, model=HashEmbedder())
+    shipped = [index.search(q, k=4) for q in TINY]
+    index.fit_subspace(tiny_pairs(40), rank=5)
+    own = index.subspace
+    assert own.shape == (5, HashEmbedder.dim) and index.centring.subspace is own
+    assert index.info()["subspace"]["pairs"] == 40 and index.info()["subspace"]["languages"] == ["en", "zh"]
+    c = index.centring
+    q = subspace.remove(centre(HashEmbedder().encode_queries([TINY[0]]), c.matrix[c.languages.index("en")]), own)[0]
+    by_hand = centre(index.chunk_vectors.matrix(), c.matrix[c.chunk_codes]) @ q
+    hits = index.search(TINY[0], k=3, mode="dense")
+    row = {ch.id: i for i, ch in enumerate(index.chunks)}
+    assert list(np.argsort(-by_hand)[:3]) == [row[h.chunk_id] for h in hits]
+    assert [index.search(q, k=4) for q in TINY] != shipped
+    path = index.save(tmp_path / "idx")
+    loaded = swsearch.Index.load(path, model=HashEmbedder())
+    assert np.array_equal(loaded.subspace, own) and loaded.config["subspace"] == index.config["subspace"]
+    assert [loaded.search(q, k=4) for q in TINY] == [index.search(q, k=4) for q in TINY]
+    loaded.add([swsearch.Document(id="extra", text="Volunteers are insured.", language="en")])
+    assert loaded.subspace is own or np.array_equal(loaded.subspace, own)
+    loaded.save()
+    again = swsearch.Index.load(path, model=HashEmbedder())
+    assert np.array_equal(again.subspace, own)
+    again.drop_subspace().save()
+    dropped = swsearch.Index.load(path, model=HashEmbedder())
+    assert dropped.subspace is None and "subspace" not in dropped.info()
+    assert np.array_equal(dropped.centring.subspace, hash_basis)  # the shipped one again

@@ -93,6 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--index", help="index directory or postgresql:// URL to change (default: $SWSEARCH_INDEX, else "
                    "a copy of the bundled one)")
 
+    f = sub.add_parser("subspace", help="fit the index's own language subspace from translation pairs",
+                       description="Fit the index's own language subspace from translation pairs (a JSONL file, one "
+                                   'object per line such as {"zh": "...", "en": "..."}): its directions are taken '
+                                   "out of language-centred queries in place of the model's shipped ones, for a "
+                                   "model that ships none or pairs closer to the corpus.")
+    f.add_argument("pairs", nargs="?", help="JSONL file of translation pairs (hundreds; each line a text under two "
+                   "or more of the index's language codes)")
+    f.add_argument("--index", help="index directory or postgresql:// URL to change (default: $SWSEARCH_INDEX, else "
+                   "a copy of the bundled one)")
+    f.add_argument("--rank", type=_whole_number("--rank", 1), default=None,
+                   help="directions to fit (default 32, what was chosen for the default model)")
+    f.add_argument("--drop", action="store_true", help="forget the index's own subspace instead of fitting one")
+    f.add_argument("--quiet", action="store_true", help="no progress line (none when stderr is not a terminal)")
+
     i = sub.add_parser("info", help="describe an index")
     i.add_argument("--index", help="index directory or postgresql:// URL (default: the bundled corpus's index)")
     i.add_argument("--json", action="store_true", help="print one JSON object")
@@ -146,7 +160,8 @@ def _progress(args: argparse.Namespace) -> bool:
 
 def _edit(path: str | None, change, verb: str) -> int:
     """Load → change → save an index while holding its writer lock, so concurrent edits take turns and none
-    is lost. The bundled index is read-only: its first edit writes a copy under $SWSEARCH_HOME, said so."""
+    is lost (``change`` may return the line that says what it did; else the counts are printed). The bundled
+    index is read-only: its first edit writes a copy under $SWSEARCH_HOME, said so."""
     import time
 
     from . import store
@@ -156,13 +171,17 @@ def _edit(path: str | None, change, verb: str) -> int:
 
     start = time.perf_counter()
     path = path or os.environ.get("SWSEARCH_INDEX")
+
+    def report(index, before: tuple[int, int], said, out) -> int:  # ``said``: what ``change`` says it did
+        if not isinstance(said, str):
+            said = f"{before[0]} → {len(index.documents)} documents, {before[1]} → {len(index)} chunks"
+        print(f"{verb}: {said} in {time.perf_counter() - start:.1f} s -> {out}")
+        return 0
+
     if is_url(path):  # a database: one transaction per change, writers take turns in the database
         index = Index.load(path)
         before = (len(index.documents), len(index))
-        change(index)
-        print(f"{verb}: {before[0]} → {len(index.documents)} documents, {before[1]} → {len(index)} chunks in "
-              f"{time.perf_counter() - start:.1f} s -> {index.location.shown}")
-        return 0
+        return report(index, before, change(index), index.location.shown)
     bundled = bundled_index_dir().resolve()
     if path is None or Path(path).expanduser().resolve() == bundled:
         target = cache_dir() / "indexes" / "bundled-edited"
@@ -178,11 +197,9 @@ def _edit(path: str | None, change, verb: str) -> int:
     with store.writer_lock(target):
         index = Index.load(source)
         before = (len(index.documents), len(index))
-        change(index)
+        said = change(index)
         out = index.save(target)
-    print(f"{verb}: {before[0]} → {len(index.documents)} documents, {before[1]} → {len(index)} chunks in "
-          f"{time.perf_counter() - start:.1f} s -> {out}")
-    return 0
+    return report(index, before, said, out)
 
 
 def _cmd_add(args: argparse.Namespace) -> int:
@@ -193,6 +210,24 @@ def _cmd_add(args: argparse.Namespace) -> int:
 
 def _cmd_delete(args: argparse.Namespace) -> int:
     return _edit(args.index, lambda index: index.delete(args.ids), "deleted")
+
+
+def _cmd_subspace(args: argparse.Namespace) -> int:
+    if (args.pairs is None) != args.drop:
+        raise SwsearchError("give a JSONL file of translation pairs to fit, or --drop (not both)")
+    if args.drop and args.rank is not None:
+        raise SwsearchError("--rank goes with a pairs file, not with --drop")
+
+    def change(index) -> str:
+        if args.drop:
+            index.drop_subspace()
+            return "the index's own language subspace dropped"
+        kw = {} if args.rank is None else {"rank": args.rank}
+        index.fit_subspace(args.pairs, show_progress=_progress(args), **kw)
+        record = index.info()["subspace"]
+        return (f"a {record['rank']}-direction language subspace fitted on {record['pairs']} pairs "
+                f"({', '.join(record['languages'])})")
+    return _edit(args.index, change, "subspace")
 
 
 _OPEN, _CLOSE = "\ue010", "\ue011"  # private-use marks around the highlight while the text is wrapped
@@ -280,8 +315,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
     s = info.get("search") or {}
     modes = "hybrid (default), dense, lexical" if s.get("lexical") else "dense"
     centroids = f"; language centroids {', '.join(sorted(index.centroids))}" if index.centroids else ""
-    basis = subspace.for_model(m) if index.centroids else None
-    centroids += f" and a {len(basis)}-direction language subspace" if basis is not None else ""
+    own = info.get("subspace")
+    basis = subspace.for_model(m) if index.centroids and not own else None
+    if own and index.centroids:
+        centroids += f" and the index's own {own['rank']}-direction language subspace ({own.get('pairs', '?')} pairs)"
+    elif basis is not None:
+        centroids += f" and the model's {len(basis)}-direction language subspace"
     print(f"index      {info['index_type']}; search modes: {modes}{centroids}")
     print(f"queries    {info['query_engine']}")
     for d in info["documents"]:
@@ -307,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handler = {"index": _cmd_index, "query": _cmd_query, "info": _cmd_info, "add": _cmd_add,
-               "delete": _cmd_delete}[args.command]
+               "delete": _cmd_delete, "subspace": _cmd_subspace}[args.command]
     try:
         return handler(args)
     except SwsearchError as exc:

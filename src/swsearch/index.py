@@ -24,7 +24,10 @@ from .options import SEARCH_MODES, SearchOptions, resolve_call
 from .parts import SENTENCE_DTYPE, ChunkVectors, SentenceVectors, wants_clusters
 from .progress import Progress, plural
 from .split import HEADING_SEP, Chunk, sentence_units, split_text
+from .subspace import RANK as SUBSPACE_RANK
+from .subspace import fit_pairs, read_pairs
 from .subspace import for_model as language_subspace
+from .subspace import problem as subspace_problem
 from .tables import ChunkTable, DocumentTable
 
 CONTEXT_MODES = ("none", "title", "heading", "title+heading")
@@ -246,7 +249,8 @@ def _table_problems(manifest: dict[str, Any], docs: DocumentTable, chunks: Chunk
 
 
 def _part_problems(manifest: dict[str, Any], docs: DocumentTable, chunks: ChunkTable, chunk_vectors: ChunkVectors,
-                   centroids: dict, lexical, sentences: SentenceVectors | None) -> list[str]:
+                   centroids: dict, lexical, sentences: SentenceVectors | None,
+                   basis: np.ndarray | None = None) -> list[str]:
     """What in the other parts does not fit the (checked) tables: every part's shape, type and range."""
     problems: list[str] = []
     dim = manifest["model"]["dim"]
@@ -260,6 +264,13 @@ def _part_problems(manifest: dict[str, Any], docs: DocumentTable, chunks: ChunkT
         chunk_langs = set(docs.language_of(chunks.docs).tolist())
         if set(centroids) != chunk_langs:
             problems.append(f"centroids for {sorted(centroids)}, chunks in {sorted(chunk_langs)}")
+    if (basis is None) != ("subspace" not in manifest):
+        problems.append(f"{store.SUBSPACE} and manifest.subspace must come together")
+    elif basis is not None:
+        bad = (subspace_problem(basis, dim) or (None if centroids else "kept without language centroids")
+               or (None if len(basis) == manifest["subspace"]["rank"] else "not of manifest.subspace.rank rows"))
+        if bad:
+            problems.append(f"{store.SUBSPACE} is {bad}")
     problems += chunk_vectors.problems(len(chunks), dim)
     if sentences is not None:
         problems += sentences.problems(len(chunks), dim, chunks.spans)
@@ -339,7 +350,8 @@ class Index:
     def __init__(self, *, chunks: Sequence[Chunk], documents: Iterable[Mapping[str, Any]] | DocumentTable,
                  chunk_vectors: ChunkVectors,
                  config: dict[str, Any], embedder: Embedder | None = None, lexical=None,
-                 centroids: dict[str, np.ndarray] | None = None, sentence_vectors: SentenceVectors | None = None):
+                 centroids: dict[str, np.ndarray] | None = None, sentence_vectors: SentenceVectors | None = None,
+                 subspace: np.ndarray | None = None):
         #: every chunk as columns (tables.py), a ``Sequence[Chunk]`` keyed by row like every other part
         self.chunks = chunks if isinstance(chunks, ChunkTable) else ChunkTable.from_chunks(chunks)
         #: every document's manifest entry by id, as columns (tables.py): a read-only ``Mapping``
@@ -350,6 +362,8 @@ class Index:
         self.sentence_vectors = sentence_vectors
         self.lexical = lexical
         self.centroids = centroids or {}
+        #: the language subspace fitted for this index (``fit_subspace``), in place of the model's shipped one
+        self.subspace = subspace
         self.config = config
         self._embedder = embedder
         self._centring: Centring | None = None
@@ -797,7 +811,8 @@ class Index:
     def centring(self) -> Centring:
         """The language centroids with each chunk's language code (query-side centring, see ``centroids.py``)."""
         if self._centring is None:
-            self._centring = Centring(self.centroids, self.chunk_languages, language_subspace(self.config["model"]))
+            basis = self.subspace if self.subspace is not None else language_subspace(self.config["model"])
+            self._centring = Centring(self.centroids, self.chunk_languages, basis)
         return self._centring
 
     def chunk_norms(self) -> np.ndarray:
@@ -953,6 +968,37 @@ class Index:
             raise InputError("deleting every document would leave an empty index; build a new one instead")
         return self._change(set(ids), [], 32, False)
 
+    def fit_subspace(self, pairs: str | Path | Iterable[Mapping[str, str]], *, rank: int = SUBSPACE_RANK,
+                     batch_size: int = 32, show_progress: bool = False) -> Index:
+        """Fit this index's own language subspace from translation pairs and search with it from now on, in place
+        of the model's shipped one (``subspace.py``): for a model that ships none, or pairs closer to this
+        corpus. ``pairs``: a JSONL file or mappings such as ``{"zh": "...", "en": "..."}``. Returns the index."""
+        if not self.centroids:
+            raise InputError("a language subspace is taken out of language-centred queries, and this index has no "
+                             "centroids (it needs chunks in two or more languages); build it with both languages")
+        found = read_pairs(pairs, self.centroids)
+        basis = fit_pairs(self._document_embedder(), found, self.centroids, rank=rank, batch_size=batch_size,
+                          show_progress=show_progress)
+        record = {"rank": len(basis), "pairs": len(found),
+                  "languages": sorted({lang for p in found for lang in p}),
+                  "fitted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        return self._set_subspace(basis, record)
+
+    def drop_subspace(self) -> Index:
+        """Forget the subspace ``fit_subspace`` gave this index: the model's shipped one (if any) applies again."""
+        if self.subspace is None:
+            raise InputError("this index has no language subspace of its own to drop")
+        return self._set_subspace(None, None)
+
+    def _set_subspace(self, basis: np.ndarray | None, record: dict[str, Any] | None) -> Index:
+        self.subspace = basis
+        self.config = {k: v for k, v in self.config.items() if k != "subspace"}
+        if record is not None:
+            self.config["subspace"] = record
+        self._centring = None  # rebuilt with the new basis at the next search
+        self._changed = True
+        return self
+
     def _document_embedder(self) -> Embedder:
         """The encoder a build of this index used for documents (not a query-only export), checked."""
         from .embed import document_embedder
@@ -998,7 +1044,7 @@ class Index:
         source = self._source
         self.__init__(chunks=chunks, documents=documents,
                       chunk_vectors=chunk_vectors, config=self.config, embedder=self._embedder, lexical=lexical,
-                      centroids=centroids, sentence_vectors=sentence_vectors)
+                      centroids=centroids, sentence_vectors=sentence_vectors, subspace=self.subspace)
         self.config = {**self.config, "corpus_fingerprint": self.documents.fingerprint(),
                        "search": _search_config(lexical, bool(centroids), sentence_vectors is not None)}
         self._source, self._changed = source, True
@@ -1041,6 +1087,8 @@ class Index:
             files.update(self.lexical.to_files())
         if self.sentence_vectors is not None:
             files.update(self.sentence_vectors.to_files())
+        if self.subspace is not None:
+            files[store.SUBSPACE] = store.npy_bytes(self.subspace)
         out = store.write_index_dir(path, self.manifest(), files, expect_version=expect)
         self._source, self._changed = (out, store.current_version(out)), False
         return out
@@ -1089,12 +1137,13 @@ class Index:
                     from .lexical import LexicalIndex
                     lexical = LexicalIndex.from_files(files)
                 sentence_vectors = SentenceVectors.from_files(files, len(chunks))
+                basis = store.npy_load(files[store.SUBSPACE]) if store.SUBSPACE in files else None
             except unreadable:
                 raise IndexLoadError(corrupt) from None
             problems = checked.result()
         if not problems:
             problems = _part_problems(manifest, documents, chunks, chunk_vectors, centroids, lexical,
-                                      sentence_vectors)
+                                      sentence_vectors, basis)
         if problems:
             raise IndexLoadError(f"{path} is inconsistent ({'; '.join(problems)}); rebuild it with: "
                                  f"swsearch index [CORPUS] --out {path}")
@@ -1105,9 +1154,9 @@ class Index:
                 raise IndexLoadError(f"{path} was built with model {model_info['name']}, not {wanted.name}; rebuild "
                                      f"it with: swsearch index [CORPUS] --out {path} --model {wanted.name}")
         config = {k: manifest[k] for k in ("model", "chunking", "index_type", "corpus_fingerprint", "timings_s",
-                                           "search") if k in manifest}
+                                           "search", "subspace") if k in manifest}
         index = cls(chunks=chunks, documents=documents, chunk_vectors=chunk_vectors, config=config, embedder=wanted,
-                    lexical=lexical, centroids=centroids, sentence_vectors=sentence_vectors)
+                    lexical=lexical, centroids=centroids, sentence_vectors=sentence_vectors, subspace=basis)
         index._warming = warming
         index._source = (Path(path).expanduser().resolve(), manifest.get("data"))
         return index
@@ -1116,7 +1165,7 @@ class Index:
         """A summary for ``swsearch info``: model, the engine that embeds queries, counts, chunking, documents."""
         m = self.manifest()
         out = {k: m[k] for k in ("swsearch_version", "model", "chunking", "index_type", "search", "counts",
-                                 "corpus_fingerprint") if k in m}
+                                 "corpus_fingerprint", "subspace") if k in m}
         out["documents"] = self.documents.entries()
         out["query_engine"] = query_engine(m["model"])
         if self._source is not None:

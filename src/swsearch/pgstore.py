@@ -11,6 +11,8 @@ database (each lives in its own schema, ``swsearch_NAME``; default ``default``).
 - ``centroids`` (each language's mean vector, recomputed in SQL by every write) and ``words`` (jieba frequency
   and CC-CEDICT gloss of the corpus's Chinese words), from which the lexicon and translation tables are
   derived exactly as ``lexical.LexicalIndex.from_tokens`` derives them;
+- ``subspace`` (the index's own language subspace, ``PgIndex.fit_subspace``: one row per direction; its record
+  is ``meta``'s ``subspace``);
 - ``meta`` (the index's configuration, as a manifest holds it, and a version that every write increments) and
   ``changes`` (which documents each of the last ``CHANGES_KEPT`` versions touched), so a reader whose snapshot
   is a few writes old reads again only those documents' rows.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,7 +177,27 @@ def _ddl(schema: str, dim: int) -> list[str]:
         f"CREATE INDEX ON {s}.changes (version)",
         f"CREATE TABLE {s}.words (word text PRIMARY KEY, freq bigint NOT NULL, gloss jsonb)",
         f"CREATE TABLE {s}.centroids (language text PRIMARY KEY, mean vector({dim}) NOT NULL)",
+        _subspace_ddl(s, dim),
     ]
+
+
+def _subspace_ddl(schema: str, dim: int) -> str:
+    """The table of the index's own language subspace (made by a fit on an index written before it existed)."""
+    return (f"CREATE TABLE IF NOT EXISTS {schema}.subspace (position integer PRIMARY KEY, "
+            f"direction vector({dim}) NOT NULL)")
+
+
+def _write_subspace(cur, loc: Location, basis: np.ndarray | None, record: dict | None) -> None:
+    """Replace the index's own language subspace (None: drop it) inside the caller's transaction."""
+    s = loc.schema
+    cur.execute(f"DELETE FROM {s}.subspace")
+    cur.execute(f"DELETE FROM {s}.meta WHERE key = 'subspace'")
+    if basis is not None:
+        with cur.copy(f"COPY {s}.subspace (position, direction) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "vector"])
+            for i, v in enumerate(np.ascontiguousarray(basis, dtype=np.float32)):
+                copy.write_row((i, v))
+        cur.execute(f"INSERT INTO {s}.meta VALUES ('subspace', %s)", (json.dumps(record),))
 
 
 def _ann_ddl(schema: str) -> list[str]:
@@ -326,6 +349,8 @@ def create(location: str, index) -> PgIndex:
             cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
             for statement in _ann_ddl(loc.schema):
                 cur.execute(statement)
+            if index.subspace is not None:
+                _write_subspace(cur, loc, index.subspace, index.config.get("subspace"))
             _refresh_derived(cur, loc, log=False)
             cur.execute(f"ANALYZE {loc.schema}.chunks, {loc.schema}.sentences, {loc.schema}.postings")
     except Error as exc:
@@ -411,6 +436,8 @@ class _Snapshot:
     centroids: dict[str, np.ndarray]
     avgdl: float  # the mean chunk length in tokens, for BM25
     df: dict[str, int]  # each token's document frequency (chunks that hold it), for BM25's idf
+    subspace: np.ndarray | None = None  # the index's own language subspace, if it has one
+    subspace_record: dict | None = None  # how it was fitted
     from_log: bool = False  # made from the previous snapshot and the change log, not read whole
 
     @property
@@ -505,14 +532,36 @@ class PgIndex:
         centroids = {lang: _array(m) for lang, m in cur.fetchall()}
         cur.execute(f"SELECT coalesce(avg(length), 0)::float8 FROM {s}.chunks")
         avgdl = float(cur.fetchone()[0])
+        basis, record = self._read_subspace(cur)
         lexicon, tables = lexicon_and_tables(counts, {w: g for w, _, g in words if g is not None},
                                              {w: f for w, f, _ in words}, int(self.config["jieba_total"]))
         snap = _Snapshot(version, rows, np.array([r[1] for r in rows], dtype=np.int64), [r[2] for r in rows],
                          [r[3] for r in rows], np.array([r[4] for r in rows]), documents,
                          ChineseSegmenter(lexicon), tables, centroids, avgdl, {t: df for t, _, df in stats},
-                         from_log)
+                         basis, record, from_log)
         self._snapshot = snap
         return snap
+
+    def _read_subspace(self, cur) -> tuple[np.ndarray | None, dict | None]:
+        """The index's own language subspace and its record, checked; (None, None) when it has none."""
+        from .subspace import problem
+
+        s = self.location.schema
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{s}.subspace",))
+        if not cur.fetchone()[0]:  # written before the table existed
+            return None, None
+        cur.execute(f"SELECT direction FROM {s}.subspace ORDER BY position")
+        rows = [_array(r[0]) for r in cur.fetchall()]
+        cur.execute(f"SELECT value FROM {s}.meta WHERE key = 'subspace'")
+        record = cur.fetchone()
+        if not rows and record is None:
+            return None, None
+        basis = np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
+        bad = problem(basis, int(self.config["model"]["dim"])) if record is not None else "without its record"
+        if bad:
+            raise IndexLoadError(f"the language subspace of {self.location.shown} is {bad}; fit it again with: "
+                                 f"swsearch subspace PAIRS --index '{self.location.shown}'")
+        return basis, record[0]
 
     def _rows(self, cur, version: tuple[int, int]) -> tuple[list[tuple], _Documents, bool]:
         """Every chunk's (tie key, pk, id, doc_id, language) in tie-break order, and the documents, at
@@ -781,7 +830,7 @@ class PgIndex:
         cq = None
         if qv is not None and use_centroids:
             centring = Centring(snap.centroids, np.array(sorted(snap.centroids)),
-                                language_subspace(self.config["model"]))
+                                snap.subspace if snap.subspace is not None else language_subspace(self.config["model"]))
             cq = centring.centre_queries(qv[None, :], [detect_language(query)], bool(opts.subspace))[0]
         use_sentences = (opts.mode == "hybrid" and bool(opts.sentences)
                          and bool(self.config.get("search", {}).get("sentences")))
@@ -974,6 +1023,39 @@ class PgIndex:
             _refresh_derived(cur, self.location, log=bool(self.config.get("changes")))
         return self
 
+    def fit_subspace(self, pairs: str | Path | Iterable[Mapping[str, str]], *, rank: int | None = None,
+                     batch_size: int = 32, show_progress: bool = False) -> PgIndex:
+        """``Index.fit_subspace`` in one transaction: every process searching this index uses it from its next
+        search on."""
+        from .subspace import RANK, fit_pairs, read_pairs
+
+        centroids = self.centroids
+        if not centroids:
+            raise InputError("a language subspace is taken out of language-centred queries, and this index has no "
+                             "centroids (it needs chunks in two or more languages); build it with both languages")
+        found = read_pairs(pairs, centroids)
+        basis = fit_pairs(self._document_embedder(), found, centroids, rank=RANK if rank is None else rank,
+                          batch_size=batch_size, show_progress=show_progress)
+        record = {"rank": len(basis), "pairs": len(found), "languages": sorted({lang for p in found for lang in p}),
+                  "fitted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        return self._set_subspace(basis, record)
+
+    def drop_subspace(self) -> PgIndex:
+        """``Index.drop_subspace`` in one transaction."""
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            self._begin_read(cur)
+            if self._read(cur).subspace is None:
+                raise InputError("this index has no language subspace of its own to drop")
+        return self._set_subspace(None, None)
+
+    def _set_subspace(self, basis: np.ndarray | None, record: dict | None) -> PgIndex:
+        s = self.location.schema
+        with self._lock, self._write() as cur:
+            cur.execute(_subspace_ddl(s, int(self.config["model"]["dim"])))
+            _write_subspace(cur, self.location, basis, record)
+            cur.execute(f"UPDATE {s}.meta SET value = to_jsonb(value::text::bigint + 1) WHERE key = 'version'")
+        return self
+
     def _document_embedder(self):
         from .embed import document_embedder
         return document_embedder(self.config["model"], self._embedder, self.location.shown)
@@ -997,7 +1079,7 @@ class PgIndex:
                 "search": self.config.get("search"), "query_engine": query_engine(self.config["model"]),
                 "counts": {"documents": len(snap.documents), "chunks": len(snap.pks), "sentences": n_sent},
                 "documents": [snap.documents[d] for d in sorted(snap.documents)], "path": self.location.shown,
-                "version": str(snap.version[1])}
+                "version": str(snap.version[1]), **({"subspace": snap.subspace_record} if snap.subspace_record else {})}
 
     @property
     def centroids(self) -> dict[str, np.ndarray]:

@@ -138,4 +138,7 @@ def manifest_schema(languages: tuple[str, ...], context_modes: tuple[str, ...], 
                       optional=("default_mode", "lexical", "centroids", "sentences", "weights")),
         "counts": obj({"documents": count(0), "chunks": count(0), "sentences": count(0)}, optional=("sentences",)),
         "documents": list_of(document),
-    }, optional=("swsearch_version", "search", "corpus_fingerprint", "index_type", "documents")), "manifest")
+        "subspace": obj({"rank": count(1), "pairs": count(1), "languages": list_of(text), "fitted": text},
+                        optional=("pairs", "languages", "fitted")),
+    }, optional=("swsearch_version", "search", "corpus_fingerprint", "index_type", "documents", "subspace")),
+        "manifest")

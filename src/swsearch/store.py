@@ -59,6 +59,8 @@ SENTENCES, SENTENCE_SPANS = "sentences.npy", "sentence_spans.npy"
 #: each centroid's language
 SENTENCE_CLUSTERS, SENTENCE_CENTROIDS = "sentence_clusters.npy", "sentence_centroids.npy"
 SENTENCE_CLUSTER_LANGUAGES = "sentence_clusters.json"
+#: the index's own language subspace (``Index.fit_subspace``): orthonormal rows, float32
+SUBSPACE = "subspace.npy"
 #: the manifest is read whole; a larger one is refused rather than read into memory
 MAX_MANIFEST_BYTES = 256 << 20
 #: .npy, .bin and .faiss files at least this big are memory-mapped on load, after their sha256 is checked by

@@ -9,19 +9,27 @@ the query is projected: ``Pq . v = q . Pv``, so chunk vectors, FAISS indexes and
 every store.
 
 A basis belongs to one model: it is shipped as ``data/subspaces/<model fingerprint>.npy`` with a JSON record
-of how it was fitted (``make subspace``). A model without one is searched as before.
+of how it was fitted (``make subspace``). For any other model (or other pairs), ``fit_pairs`` fits one from a
+user's translation pairs and ``Index.fit_subspace`` keeps it in the index, where it travels with the index
+and takes the shipped one's place. A model with neither is searched as before.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import IndexLoadError
+from .errors import IndexLoadError, InputError
+
+if TYPE_CHECKING:
+    from .embed.base import Embedder
 
 SUBSPACE_DIR = Path(__file__).parent / "data" / "subspaces"
 
@@ -37,6 +45,75 @@ def fit(a: np.ndarray, b: np.ndarray, rank: int = RANK) -> np.ndarray:
         raise ValueError(f"need two matrices of the same shape with at least {rank} pairs, got {a.shape} and {b.shape}")
     _, _, vt = np.linalg.svd(np.asarray(a, np.float64) - np.asarray(b, np.float64), full_matrices=False)
     return vt[:rank].astype(np.float32)
+
+
+def problem(basis: np.ndarray, dim: int) -> str | None:
+    """What makes ``basis`` unusable as a language subspace of ``dim``-dimensional vectors, or None."""
+    wanted = f"not {dim}-dimensional orthonormal float32 rows"
+    if basis.ndim != 2 or basis.shape[1] != dim or not 0 < len(basis) < dim or basis.dtype != np.float32:
+        return f"{wanted} (got {basis.dtype} of shape {basis.shape})"
+    if not np.isfinite(basis).all() or not np.allclose(basis @ basis.T, np.eye(len(basis)), atol=1e-3):
+        return f"{wanted} (its rows are not finite and orthonormal)"
+    return None
+
+
+def read_pairs(source: str | Path | Iterable[Mapping[str, Any]], languages: Iterable[str]) -> list[dict[str, str]]:
+    """Translation pairs: a JSONL file (or its parsed lines) whose every line holds a text under two or more
+    of ``languages``' codes, e.g. ``{"zh": "...", "en": "..."}`` (other keys are ignored)."""
+    langs = sorted(set(languages))
+    where = f"{source}" if isinstance(source, (str, Path)) else "the pairs"
+    example = ", ".join(f'"{lang}": "..."' for lang in langs[:2])
+    if isinstance(source, (str, Path)):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise InputError(f"{source} is not a file; give a JSONL file of translation pairs, one object per "
+                             f"line such as {{{example}}}")
+        try:
+            raw = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise InputError(f"{source} is not UTF-8 text; save the pairs as UTF-8 JSONL") from None
+        lines = []
+        for n, line in enumerate(raw, 1):
+            if line.strip():
+                try:
+                    lines.append((n, json.loads(line)))
+                except json.JSONDecodeError:
+                    raise InputError(f"{source} line {n} is not JSON; each line is one object such as "
+                                     f"{{{example}}}") from None
+    else:
+        lines = list(enumerate(source, 1))
+    pairs = []
+    for n, item in lines:
+        texts = {lang: item[lang].strip() for lang in langs
+                 if isinstance(item, Mapping) and isinstance(item.get(lang), str) and item[lang].strip()}
+        if len(texts) < 2:
+            raise InputError(f"{where} line {n} holds text in fewer than two of the index's languages "
+                             f"({', '.join(langs)}); each line needs a text and its translation, e.g. {{{example}}}")
+        pairs.append(texts)
+    return pairs
+
+
+def fit_pairs(embedder: Embedder, pairs: Iterable[Mapping[str, str]], centroids: Mapping[str, np.ndarray], *,
+              rank: int = RANK, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+    """Fit a language subspace for ``embedder`` from translation pairs (``read_pairs``): every text embedded as a
+    passage, minus its language's centroid (an index's ``centroids``, as its queries are centred), and the top
+    ``rank`` directions of the differences within each pair (``fit``). Every two languages of a line that
+    ``centroids`` holds make one pair."""
+    dim = int(embedder.dim)
+    if not 0 < rank < dim:
+        raise InputError(f"rank {rank} is out of range; give 1 to {dim - 1} directions (default {RANK})")
+    sides = [(p[a], a, p[b], b) for p in pairs
+             for a, b in itertools.combinations(sorted(lang for lang in p if lang in centroids), 2)]
+    if len(sides) < rank:
+        raise InputError(f"{len(sides)} translation pairs cannot fit {rank} directions; give at least {rank} pairs "
+                         f"(hundreds are better: the shipped subspace used 455) or a lower rank")
+    from .fusion import centre
+
+    texts = [t for ta, _, tb, _ in sides for t in (ta, tb)]
+    langs = [lang for _, la, _, lb in sides for lang in (la, lb)]
+    vecs = embedder.encode_documents(texts, batch_size=batch_size, show_progress=show_progress)
+    x = centre(vecs, np.stack([np.asarray(centroids[lang], dtype=np.float32) for lang in langs]))
+    return fit(x[0::2], x[1::2], rank)
 
 
 def remove(vectors: np.ndarray, basis: np.ndarray | None) -> np.ndarray:
@@ -76,10 +153,9 @@ def load(fingerprint: str, dim: int, folder: Path | None = None) -> np.ndarray |
         basis = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise IndexLoadError(f"the language subspace {path} cannot be read ({e}); reinstall swsearch") from None
-    if (basis.ndim != 2 or basis.shape[1] != dim or basis.dtype != np.float32 or not np.isfinite(basis).all()
-            or not np.allclose(basis @ basis.T, np.eye(len(basis)), atol=1e-3)):
-        raise IndexLoadError(f"the language subspace {path} is not {dim}-dimensional orthonormal float32 rows; "
-                             "reinstall swsearch")
+    bad = problem(basis, dim)
+    if bad:
+        raise IndexLoadError(f"the language subspace {path} is {bad}; reinstall swsearch")
     basis.setflags(write=False)
     return basis
 
