@@ -117,6 +117,13 @@ def test_an_index_s_own_subspace_in_the_database(pg_url, tiny_corpus):
     assert_same_ranking(memory, other, TINY_QUERIES, k=7, mode="dense")
     with pytest.raises(InputError, match="cannot fit 32 directions"):
         pg.fit_subspace(pairs[:5])
+    with pg._conn.transaction(), pg._conn.cursor() as cur:  # a row overwritten by hand: refused, in one line
+        cur.execute(f"UPDATE {pg.location.schema}.subspace SET direction = %s WHERE position = 0",
+                    ("[" + ",".join(["0"] * HashEmbedder.dim) + "]",))
+        cur.execute(f"UPDATE {pg.location.schema}.meta SET value = to_jsonb(value::text::bigint + 1) "
+                    "WHERE key = 'version'")
+    with pytest.raises(IndexLoadError, match="is not 64-dimensional orthonormal float32 rows"):
+        Index.load(pg_url, model=HashEmbedder()).search("volunteers")
 
 
 def _terms_match_postings(pg: PgIndex) -> bool:

@@ -25,7 +25,7 @@ from .parts import SENTENCE_DTYPE, ChunkVectors, SentenceVectors, wants_clusters
 from .progress import Progress, plural
 from .split import HEADING_SEP, Chunk, sentence_units, split_text
 from .subspace import RANK as SUBSPACE_RANK
-from .subspace import fit_pairs, read_pairs
+from .subspace import fit_for_index
 from .subspace import for_model as language_subspace
 from .subspace import problem as subspace_problem
 from .tables import ChunkTable, DocumentTable
@@ -973,15 +973,8 @@ class Index:
         """Fit this index's own language subspace from translation pairs and search with it from now on, in place
         of the model's shipped one (``subspace.py``): for a model that ships none, or pairs closer to this
         corpus. ``pairs``: a JSONL file or mappings such as ``{"zh": "...", "en": "..."}``. Returns the index."""
-        if not self.centroids:
-            raise InputError("a language subspace is taken out of language-centred queries, and this index has no "
-                             "centroids (it needs chunks in two or more languages); build it with both languages")
-        found = read_pairs(pairs, self.centroids)
-        basis = fit_pairs(self._document_embedder(), found, self.centroids, rank=rank, batch_size=batch_size,
-                          show_progress=show_progress)
-        record = {"rank": len(basis), "pairs": len(found),
-                  "languages": sorted({lang for p in found for lang in p}),
-                  "fitted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        basis, record = fit_for_index(pairs, self._document_embedder(), self.centroids, rank=rank,
+                                      batch_size=batch_size, show_progress=show_progress)
         return self._set_subspace(basis, record)
 
     def drop_subspace(self) -> Index:

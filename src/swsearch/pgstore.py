@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,8 @@ from .options import SearchOptions, resolve_call
 from .parts import wants_clusters
 from .pools import top_of
 from .split import Chunk
+from .subspace import RANK as SUBSPACE_RANK
+from .subspace import fit_for_index
 from .subspace import for_model as language_subspace
 
 SCHEMES = ("postgresql://", "postgres://")
@@ -557,11 +558,13 @@ class PgIndex:
         if not rows and record is None:
             return None, None
         basis = np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
-        bad = problem(basis, int(self.config["model"]["dim"])) if record is not None else "without its record"
+        record = record[0] if record is not None and isinstance(record[0], dict) else None
+        bad = ("without its record" if record is None else problem(basis, int(self.config["model"]["dim"]))
+               or (None if len(basis) == record.get("rank") else "not of its record's rank"))
         if bad:
             raise IndexLoadError(f"the language subspace of {self.location.shown} is {bad}; fit it again with: "
                                  f"swsearch subspace PAIRS --index '{self.location.shown}'")
-        return basis, record[0]
+        return basis, record
 
     def _rows(self, cur, version: tuple[int, int]) -> tuple[list[tuple], _Documents, bool]:
         """Every chunk's (tie key, pk, id, doc_id, language) in tie-break order, and the documents, at
@@ -1023,21 +1026,12 @@ class PgIndex:
             _refresh_derived(cur, self.location, log=bool(self.config.get("changes")))
         return self
 
-    def fit_subspace(self, pairs: str | Path | Iterable[Mapping[str, str]], *, rank: int | None = None,
+    def fit_subspace(self, pairs: str | Path | Iterable[Mapping[str, str]], *, rank: int = SUBSPACE_RANK,
                      batch_size: int = 32, show_progress: bool = False) -> PgIndex:
         """``Index.fit_subspace`` in one transaction: every process searching this index uses it from its next
         search on."""
-        from .subspace import RANK, fit_pairs, read_pairs
-
-        centroids = self.centroids
-        if not centroids:
-            raise InputError("a language subspace is taken out of language-centred queries, and this index has no "
-                             "centroids (it needs chunks in two or more languages); build it with both languages")
-        found = read_pairs(pairs, centroids)
-        basis = fit_pairs(self._document_embedder(), found, centroids, rank=RANK if rank is None else rank,
-                          batch_size=batch_size, show_progress=show_progress)
-        record = {"rank": len(basis), "pairs": len(found), "languages": sorted({lang for p in found for lang in p}),
-                  "fitted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        basis, record = fit_for_index(pairs, self._document_embedder(), self.centroids, rank=rank,
+                                      batch_size=batch_size, show_progress=show_progress)
         return self._set_subspace(basis, record)
 
     def drop_subspace(self) -> PgIndex:

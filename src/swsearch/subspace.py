@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -114,6 +115,20 @@ def fit_pairs(embedder: Embedder, pairs: Iterable[Mapping[str, str]], centroids:
     vecs = embedder.encode_documents(texts, batch_size=batch_size, show_progress=show_progress)
     x = centre(vecs, np.stack([np.asarray(centroids[lang], dtype=np.float32) for lang in langs]))
     return fit(x[0::2], x[1::2], rank)
+
+
+def fit_for_index(pairs: str | Path | Iterable[Mapping[str, Any]], embedder: Embedder,
+                  centroids: Mapping[str, np.ndarray], *, rank: int = RANK, batch_size: int = 32,
+                  show_progress: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
+    """What ``fit_subspace`` of either store keeps: the basis fitted on ``pairs`` (``read_pairs``,
+    ``fit_pairs``) for an index with these ``centroids``, and the record saying how."""
+    if not centroids:
+        raise InputError("a language subspace is taken out of language-centred queries, and this index has no "
+                         "centroids (it needs chunks in two or more languages); build it with both languages")
+    found = read_pairs(pairs, centroids)
+    basis = fit_pairs(embedder, found, centroids, rank=rank, batch_size=batch_size, show_progress=show_progress)
+    return basis, {"rank": len(basis), "pairs": len(found), "languages": sorted({lang for p in found for lang in p}),
+                   "fitted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 def remove(vectors: np.ndarray, basis: np.ndarray | None) -> np.ndarray:
