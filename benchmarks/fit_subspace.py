@@ -38,12 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="keep the parallel index here and reuse it")
     args = parser.parse_args(argv)
     pairs = parallel.load_pairs(False)
-    if args.work is not None and (args.work / "manifest.json").is_file():
-        index = swsearch.Index.load(args.work)
-    else:
-        index = swsearch.Index.build(parallel.documents(pairs))
-        if args.work is not None:
-            index.save(args.work)
+    index = parallel.built_index(pairs, args.work)
     train = [p for p in pairs if p["book"] in BOOKS]
     zh, en = centred_pairs(index, train)
     model = index.config["model"]

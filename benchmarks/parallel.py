@@ -68,6 +68,19 @@ def documents(pairs: list[dict]) -> list[swsearch.Document]:
             for p in pairs for lang in ("zh", "en")]
 
 
+def built_index(pairs: list[dict], work: Path | None = None) -> swsearch.Index:
+    """The parallel index of ``pairs``: loaded from ``work`` when an earlier run kept it there, else built (and
+    kept there when ``work`` is given)."""
+    if work is not None and (work / "manifest.json").is_file():
+        return swsearch.Index.load(work)
+    print(f"[{time.strftime('%H:%M:%S')}] building the parallel index ({2 * len(pairs)} documents)", file=sys.stderr,
+          flush=True)
+    index = swsearch.Index.build(documents(pairs))
+    if work is not None:
+        index.save(work)
+    return index
+
+
 def centred_chunks(index: swsearch.Index) -> np.ndarray:
     """Every chunk vector minus its language's centroid, normalised (``fusion.centre``): the vectors the
     language subspace is fitted on and the levers study projects."""

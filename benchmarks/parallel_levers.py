@@ -185,13 +185,7 @@ def propagate(scores: np.ndarray, partner: np.ndarray) -> np.ndarray:
 
 def run(work: Path | None, quick: bool = False) -> dict:
     pairs = parallel.load_pairs(quick)
-    if work is not None and (work / "manifest.json").is_file():
-        index = swsearch.Index.load(work)
-    else:
-        log(f"building the parallel index ({2 * len(pairs)} documents)")
-        index = swsearch.Index.build(parallel.documents(pairs))
-        if work is not None:
-            index.save(work)
+    index = parallel.built_index(pairs, work)
     docs = np.array([c.doc_id for c in index.chunks])
     books = np.array([p["book"] for p in pairs])
     train, test = np.flatnonzero(books <= 2), np.flatnonzero(books > 2)

@@ -49,13 +49,7 @@ def run(work: Path | None) -> dict:
     pairs = parallel.load_pairs(False)
     train = [{"zh": p["zh"], "en": p["en"]} for p in pairs if p["book"] in parallel.SUBSPACE_BOOKS]
     held_out = [p for p in pairs if p["book"] not in parallel.SUBSPACE_BOOKS]
-    if work is not None and (work / "manifest.json").is_file():
-        index = swsearch.Index.load(work)
-    else:
-        log(f"building the parallel index ({2 * len(pairs)} documents)")
-        index = swsearch.Index.build(parallel.documents(pairs))
-        if work is not None:
-            index.save(work)
+    index = parallel.built_index(pairs, work)
     shipped = subspace.for_model(index.config["model"])
     if shipped is None:
         raise SystemExit("the default model ships no language subspace: run make subspace first")
