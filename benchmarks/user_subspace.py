@@ -1,11 +1,13 @@
 """The user's path to a language subspace (``swsearch subspace PAIRS``), checked on the default model against
 the shipped basis that ``make subspace`` fits.
 
-The shipped basis is fitted on the parallel index's own chunk vectors (``fit_subspace.py``); a user fits
-through ``Index.fit_subspace``, which embeds the pair texts and centres them on the index's centroids. Both
-are fitted here on the same pairs (books 1–2 of the shared parallel set), then compared:
+The shipped basis is fitted on the parallel index's own chunk vectors, centred on that index's centroids
+(``fit_subspace.py``); a user fits through ``Index.fit_subspace``, which embeds the pair texts and centres
+them on the centroids of the index it fits for. Both are fitted here on the same pairs (books 1–2 of the
+shared parallel set), then compared:
 
-- **agreement**: the cosines of the principal angles between the two 32-direction bases;
+- **agreement**: the cosines of the principal angles between the two 32-direction bases (1: the same
+  subspace), on the parallel index and on the bundled one;
 - **parallel**: books 3–4 (never fitted on) with the shipped basis, with the user-path basis of the parallel
   index, and with none;
 - **policy**: the five policy question sets on the bundled index, with the shipped basis and with a basis fitted
@@ -39,6 +41,12 @@ def principal_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.svd(a.astype(np.float64) @ b.astype(np.float64).T, compute_uv=False)
 
 
+def agreement(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    cos = principal_cosines(a, b)
+    return {"min": round(float(cos.min()), 4), "median": round(float(np.median(cos)), 4),
+            "mean": round(float(cos.mean()), 4)}
+
+
 def _all(result: dict) -> dict[str, dict[str, float]]:
     """MRR@10 per query set and direction (``all``: every question of the set)."""
     return {name: {d: r["mrr@10"] for d, r in dirs.items() if isinstance(r, dict) and "mrr@10" in r}
@@ -61,9 +69,7 @@ def run(work: Path | None) -> dict:
     index.fit_subspace(train)
     res["fit_s"] = round(time.perf_counter() - t, 1)
     log(f"parallel: fitted through Index.fit_subspace in {res['fit_s']} s")
-    cos = principal_cosines(index.subspace, shipped)
-    res["agreement"] = {"min": round(float(cos.min()), 4), "median": round(float(np.median(cos)), 4),
-                        "mean": round(float(cos.mean()), 4)}
+    res["agreement"] = agreement(index.subspace, shipped)
     systems["user-path basis"] = parallel.evaluate(index, held_out, {})
     res["parallel"] = systems
     log("policy: the bundled index with the shipped basis, then with one fitted on it through the user's path")
@@ -71,7 +77,7 @@ def run(work: Path | None) -> dict:
     sets = quality.query_sets(False)
     res["policy"] = {"shipped basis": _all(quality.eval_index(policy, sets))}
     policy.fit_subspace(train)
-    res["policy_agreement_min"] = round(float(principal_cosines(policy.subspace, shipped).min()), 4)
+    res["policy_agreement"] = agreement(policy.subspace, shipped)
     res["policy"]["user-path basis"] = _all(quality.eval_index(policy, sets))
     return res
 
