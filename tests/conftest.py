@@ -170,6 +170,12 @@ def tiny_pairs(n: int = 40) -> list[dict[str, str]]:
              "zh": f"第{i}条 {chars[i % 16]}{chars[(i * 5 + 2) % 16]}{chars[(i * 7 + 3) % 16]}"} for i in range(n)]
 
 
+def write_pairs(path: Path, pairs: list[dict]) -> Path:
+    """``pairs`` as the JSONL file ``swsearch subspace`` reads."""
+    path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
+    return path
+
+
 def orthonormal(rank: int, dim: int, seed: int = 0) -> np.ndarray:
     """``rank`` random orthonormal rows of width ``dim``."""
     q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(dim, rank)))

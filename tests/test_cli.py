@@ -243,12 +243,11 @@ def test_a_query_failing_during_warm_up_exits_2_never_aborts(tmp_path):
 def test_fit_then_drop_an_index_s_own_subspace(built, tmp_path):
     import shutil
 
-    from .conftest import tiny_pairs
+    from .conftest import tiny_pairs, write_pairs
     _, _, out = built
     index = tmp_path / "copy"
     shutil.copytree(out, index)
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in tiny_pairs(40)), encoding="utf-8")
+    pairs = write_pairs(tmp_path / "pairs.jsonl", tiny_pairs(40))
     dense = ("query", "community workers pay", "--index", str(index), "--mode", "dense", "--json")
     before = run(*dense, check_rc=0).stdout
     proc = run("subspace", str(pairs), "--index", str(index), "--rank", "8", "--quiet", check_rc=0)

@@ -3,8 +3,6 @@ search that centres them, identically in a built and a loaded index."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -12,7 +10,7 @@ import swsearch
 from swsearch import IndexLoadError, InputError, subspace
 from swsearch.fusion import centre
 
-from .conftest import HashEmbedder, orthonormal, tiny_pairs
+from .conftest import HashEmbedder, orthonormal, tiny_pairs, write_pairs
 
 TINY = ["community workers pay", "信访人 捏造", "volunteer hours"]
 
@@ -93,15 +91,10 @@ def test_centred_search_leaves_the_subspace_out_and_loads_alike(tiny_corpus, has
         assert loaded.search(q, k=4) == index.search(q, k=4)
 
 
-def _pairs_file(path, pairs) -> str:
-    path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")
-    return str(path)
-
-
 def test_fit_pairs_fits_the_centred_differences_of_each_pair(tiny_index, tmp_path):
     """A user's own pairs: each side embedded as a passage, centred on the index's centroid of its language."""
     pairs = tiny_pairs(40)
-    found = subspace.read_pairs(_pairs_file(tmp_path / "pairs.jsonl", [{**p, "id": 7} for p in pairs]),
+    found = subspace.read_pairs(write_pairs(tmp_path / "pairs.jsonl", [{**p, "id": 7} for p in pairs]),
                                 tiny_index.centroids)
     assert found == pairs  # other keys are ignored
     basis = subspace.fit_pairs(HashEmbedder(), found, tiny_index.centroids, rank=6)
