@@ -183,6 +183,26 @@ def test_a_catalogue_of_crafted_files_with_recomputed_digests(pristine, tmp_path
     assert refused >= 0.95 * len(cases), (refused, len(cases))  # one (zeroed vectors) still searches
 
 
+@pytest.mark.parametrize("case", ["NaN weight", "infinite weight", "negative weight", "term frequency too high"])
+def test_bm25_weights_and_term_frequencies_that_cannot_be_are_refused(pristine, tmp_path, case):
+    """Values no build writes (a BM25 weight that is not a finite number >= 0, a term occurring more often than
+    its chunk has tokens) would load and rank by garbage, so the load refuses them."""
+    path, files = pristine
+    data = {rel.name: blob for rel, blob in files.items()}
+    target = _fresh(pristine, tmp_path)
+    if case == "term frequency too high":
+        name, tf = "lexical.tf.npy", np.load(io.BytesIO(data["lexical.tf.npy"])).astype(np.int64)
+        tf[len(tf) // 2] = 10_000
+        _replace_file(target, name, _npy(tf))
+    else:
+        weights = np.load(io.BytesIO(data["bm25.data.npy"])).copy()
+        weights[len(weights) // 2] = {"NaN weight": np.nan, "infinite weight": np.inf, "negative weight": -0.5}[case]
+        _replace_file(target, "bm25.data.npy", _npy(weights))
+    with pytest.raises(IndexLoadError, match="BM25"):
+        Index.load(target, model=HashEmbedder())
+    assert _outcome(_fresh(pristine, tmp_path / "untouched")) == "works"
+
+
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
                                                                                      max_size=3), max_leaves=8)

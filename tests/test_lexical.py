@@ -173,15 +173,15 @@ def test_a_change_on_the_stored_token_ids_gives_what_a_build_of_the_tokens_gives
         files = lex.to_files()
         if rows == "no term frequencies":  # saved before they were kept: pairs sorted again
             del files[LexicalIndex.TERM_FREQUENCIES]
-        if rows == "wrong term frequencies":  # a crafted file: they do not add up to the token counts
-            tf = np.load(io.BytesIO(files[LexicalIndex.TERM_FREQUENCIES]))
-            files[LexicalIndex.TERM_FREQUENCIES] = store.npy_bytes(tf.astype(np.int64) + 1000)
+        if rows == "wrong term frequencies":  # a crafted file: they do not add up to the token counts (but no
+            tf = np.load(io.BytesIO(files[LexicalIndex.TERM_FREQUENCIES]))  # more than a chunk's tokens: loads)
+            files[LexicalIndex.TERM_FREQUENCIES] = store.npy_bytes(tf.astype(np.int64) + 1)
         lex = LexicalIndex.from_files(files)
         assert lex._tokens is None
     elif rows == "no term frequencies":
         lex.retriever.term_frequencies = None
     elif rows == "wrong term frequencies":
-        lex.retriever.term_frequencies = lex.retriever.term_frequencies + 1000
+        lex.retriever.term_frequencies = lex.retriever.term_frequencies + 1
     keep = np.array([i for i in range(len(texts)) if i % 5 != 2])
     new = ["新的社区志愿者 registered hours", "", "调解 mediation 10,000 residents"]
     rng = np.random.default_rng(0)

@@ -1105,14 +1105,18 @@ class Index:
             want = manifest["model"]
             warming = _warm_up_in_background(lambda: get_query_embedder(want))
         unreadable = (KeyError, TypeError, ValueError, RuntimeError, IndexError, OverflowError)
-        corrupt = f"{path} is corrupt (unreadable manifest, chunks or vectors); rebuild it with: " \
-                  f"swsearch index [CORPUS] --out {path}"
+
+        def corrupt(exc: Exception) -> str:
+            # the part checks' own ValueErrors say what is wrong in a few words; anything else stays generic
+            said = str(exc) if type(exc) is ValueError else ""
+            what = said if said and "\n" not in said and len(said) <= 120 else "unreadable manifest, chunks or vectors"
+            return f"{path} is corrupt ({what}); rebuild it with: swsearch index [CORPUS] --out {path}"
         try:
             chunks = ChunkTable.from_files(files)
             documents = (DocumentTable.from_files(files) if manifest["format_version"] >= 3
                          else DocumentTable.from_dicts(manifest["documents"]))
-        except unreadable:
-            raise IndexLoadError(corrupt) from None
+        except unreadable as exc:
+            raise IndexLoadError(corrupt(exc)) from None
         model_info = manifest["model"]
         dim = int(model_info["dim"])
         # the table checks read every byte of the chunk texts; FAISS, BM25 and the sentence vectors load
@@ -1131,8 +1135,8 @@ class Index:
                     lexical = LexicalIndex.from_files(files)
                 sentence_vectors = SentenceVectors.from_files(files, len(chunks))
                 basis = store.npy_load(files[store.SUBSPACE]) if store.SUBSPACE in files else None
-            except unreadable:
-                raise IndexLoadError(corrupt) from None
+            except unreadable as exc:
+                raise IndexLoadError(corrupt(exc)) from None
             problems = checked.result()
         if not problems:
             problems = _part_problems(manifest, documents, chunks, chunk_vectors, centroids, lexical,

@@ -225,6 +225,7 @@ def _bm25_from_files(files: dict[str, bytes], names: Sequence[str]):
             or (len(indptr) and indptr[0] != 0)
             or (len(indptr) and indptr[-1] != len(indices)) or np.any(np.diff(indptr) < 0)
             or (len(indices) and (indices.min() < 0 or indices.max() >= num_docs))
+            or (len(data) and not (data.min() >= 0 and np.isfinite(data.max())))  # BM25 weights: finite, >= 0
             or any(not isinstance(v, int) or not 0 <= v < n_vocab for v in vocab.values())):
         raise ValueError("BM25 arrays that do not fit together")
     retriever = bm25s.BM25(**params)
@@ -628,6 +629,10 @@ class LexicalIndex:
         if encoded is not None and (offsets.ndim != 1 or np.any(np.diff(offsets) < 0) or offsets[0] != 0
                                     or offsets[-1] != len(ids)):
             raise ValueError("lexical token offsets that do not fit the tokens")
+        tf = getattr(retriever, "term_frequencies", None)
+        if encoded is not None and tf is not None and len(tf) and len(offsets) > 1 \
+                and tf.max() > np.diff(offsets).max():  # a term cannot occur more often than its chunk has tokens
+            raise ValueError("BM25 term frequencies above the longest chunk's token count")
         lexicon = files["lexicon.txt"].decode("utf-8")
         freqs = [line.rsplit(" ", 1) for line in lexicon.splitlines() if line.strip()]
         if not freqs or any(len(f) != 2 or not f[0] or not f[1].isdigit() for f in freqs) \
