@@ -104,14 +104,14 @@ def test_an_index_s_own_subspace_in_the_database(pg_url, tiny_corpus):
     memory = Index.build(tiny_corpus, model=HashEmbedder()).fit_subspace(pairs, rank=4)
     memory.save(pg_url)
     pg = Index.load(pg_url, model=HashEmbedder())
-    assert pg.info()["subspace"] == memory.config["subspace"]
+    assert pg.info()["subspace"] == pg.subspace_record == memory.subspace_record and memory.subspace_record["rank"] == 4
     for options in ({}, {"mode": "dense"}, {"candidates": 2}, {"subspace": False}):
         assert_same_ranking(memory, pg, TINY_QUERIES, k=7, **options)
     other = Index.load(pg_url, model=HashEmbedder())  # another process's view, read before the change
     other.search("volunteers")
     pg.drop_subspace()
     plain = Index.build(tiny_corpus, model=HashEmbedder())
-    assert "subspace" not in other.info()
+    assert "subspace" not in other.info() and other.subspace_record is None
     assert_same_ranking(plain, other, TINY_QUERIES, k=7)
     pg.fit_subspace(pairs, rank=4)  # the database's centroids, averaged in SQL: the same directions
     assert_same_ranking(memory, other, TINY_QUERIES, k=7, mode="dense")

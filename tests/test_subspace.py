@@ -142,7 +142,8 @@ def test_an_index_keeps_its_own_subspace_through_save_load_and_changes(tiny_corp
     index.fit_subspace(tiny_pairs(40), rank=5)
     own = index.subspace
     assert own.shape == (5, HashEmbedder.dim) and index.centring.subspace is own
-    assert index.info()["subspace"]["pairs"] == 40 and index.info()["subspace"]["languages"] == ["en", "zh"]
+    assert index.info()["subspace"] == index.subspace_record
+    assert index.subspace_record["pairs"] == 40 and index.subspace_record["languages"] == ["en", "zh"]
     c = index.centring
     q = subspace.remove(centre(HashEmbedder().encode_queries([TINY[0]]), c.matrix[c.languages.index("en")]), own)[0]
     by_hand = centre(index.chunk_vectors.matrix(), c.matrix[c.chunk_codes]) @ q
@@ -152,7 +153,7 @@ def test_an_index_keeps_its_own_subspace_through_save_load_and_changes(tiny_corp
     assert [index.search(q, k=4) for q in TINY] != shipped
     path = index.save(tmp_path / "idx")
     loaded = swsearch.Index.load(path, model=HashEmbedder())
-    assert np.array_equal(loaded.subspace, own) and loaded.config["subspace"] == index.config["subspace"]
+    assert np.array_equal(loaded.subspace, own) and loaded.subspace_record == index.subspace_record
     assert [loaded.search(q, k=4) for q in TINY] == [index.search(q, k=4) for q in TINY]
     loaded.add([swsearch.Document(id="extra", text="Volunteers are insured.", language="en")])
     assert loaded.subspace is own or np.array_equal(loaded.subspace, own)
@@ -161,5 +162,5 @@ def test_an_index_keeps_its_own_subspace_through_save_load_and_changes(tiny_corp
     assert np.array_equal(again.subspace, own)
     again.drop_subspace().save()
     dropped = swsearch.Index.load(path, model=HashEmbedder())
-    assert dropped.subspace is None and "subspace" not in dropped.info()
+    assert dropped.subspace is None and "subspace" not in dropped.info() and dropped.subspace_record is None
     assert np.array_equal(dropped.centring.subspace, hash_basis)  # the shipped one again

@@ -224,7 +224,7 @@ def _cmd_subspace(args: argparse.Namespace) -> int:
             return "the index's own language subspace dropped"
         kw = {} if args.rank is None else {"rank": args.rank}
         index.fit_subspace(args.pairs, show_progress=_progress(args), **kw)
-        record = index.info()["subspace"]
+        record = index.subspace_record
         return (f"a {record['rank']}-direction language subspace fitted on {record['pairs']} pairs "
                 f"({', '.join(record['languages'])})")
     return _edit(args.index, change, "subspace")

@@ -983,6 +983,11 @@ class Index:
             raise InputError("this index has no language subspace of its own to drop")
         return self._set_subspace(None, None)
 
+    @property
+    def subspace_record(self) -> dict[str, Any] | None:
+        """How this index's own language subspace was fitted (rank, pairs, languages, date); None without one."""
+        return self.config.get("subspace")
+
     def _set_subspace(self, basis: np.ndarray | None, record: dict[str, Any] | None) -> Index:
         self.subspace = basis
         self.config = {k: v for k, v in self.config.items() if k != "subspace"}

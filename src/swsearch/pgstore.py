@@ -1081,5 +1081,12 @@ class PgIndex:
             self._begin_read(cur)
             return dict(self._read(cur).centroids)
 
+    @property
+    def subspace_record(self) -> dict[str, Any] | None:
+        """``Index.subspace_record``: as of the index's latest version."""
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            self._begin_read(cur)
+            return self._read(cur).subspace_record
+
     def __repr__(self) -> str:
         return f"PgIndex({self.location.shown!r}, model={self.config['model']['name']!r})"
