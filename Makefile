@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 Q      ?= How many community workers should a city have per 10,000 residents?
 
-.PHONY: setup query test test-benchmarks lint bench bench-quick default-index subspace clean
+.PHONY: setup query test test-benchmarks lint bench bench-quick default-index subspace translations clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,13 +40,20 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks --quick
 
-# Rebuild the prebuilt index of the bundled corpus that ships in the package.
+# Rebuild the prebuilt index of the bundled corpus that ships in the package (from scratch: an update in place
+# would keep the previous version's folder beside the new one, and the wheel would ship both)
 default-index: $(STAMP)
+	rm -rf src/swsearch/data/default_index
 	$(BIN)/python -m swsearch index corpus --out src/swsearch/data/default_index
 
 # the default model's language subspace, fitted on the shared parallel pairs of books 1-2 (subspace.py)
 subspace: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m benchmarks.fit_subspace
+
+# the translations learned from the same pairs, added to CC-CEDICT's in query translation (translations.py);
+# rebuild the default index after, so that its stored tables hold them
+translations: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -m benchmarks.fit_translations
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

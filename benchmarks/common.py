@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import platform
@@ -54,6 +55,14 @@ def machine() -> dict:
             "python": platform.python_version(), "versions": versions,
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "command": " ".join([Path(sys.executable).name, "-m", "benchmarks", *sys.argv[1:]])}
+
+
+def dictionary_only(index):
+    """``index`` searching with CC-CEDICT's translations alone, without the learned entries
+    (``swsearch.translations``): the ablation of that lever. Everything but the translation tables is shared."""
+    out = copy.copy(index)
+    out.lexical = index.lexical.with_learned({"zh2en": {}, "en2zh": {}})
+    return out
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -150,8 +150,8 @@ def glossary(words: Iterable[str]) -> dict[str, dict[str, list]]:
 
 
 def translation_tables(zh_counts: dict[str, int], gloss: dict[str, dict[str, list]],
-                       general_freq: dict[str, int] | None = None,
-                       max_targets: int = 3) -> dict[str, dict[str, list[str]]]:
+                       general_freq: dict[str, int] | None = None, max_targets: int = 3,
+                       learned: Mapping[str, Mapping[str, list[str]]] | None = None) -> dict[str, dict[str, list[str]]]:
     """Tables restricted to a corpus: {"zh2en": {word: [stems]}, "en2zh": {stem: [words]}}.
 
     ``zh_counts``: the corpus's Chinese words and how often each occurs; ``gloss``: their ``glossary``;
@@ -159,19 +159,29 @@ def translation_tables(zh_counts: dict[str, int], gloss: dict[str, dict[str, lis
     renderings are ranked by where the gloss stands in the entry, then by corpus count × general frequency,
     so "worker" favours 工作者 in a corpus about community workers a little more than a general dictionary
     would. Words are visited in sorted order, so the tables do not depend on the order documents came in.
+    ``learned``: entries learned from parallel text (``translations.py``; None: the shipped ones), added after
+    the dictionary's own for the corpus's words.
     """
+    from .translations import shipped
+
+    learned = shipped() if learned is None else learned
     zh2en: dict[str, list[str]] = {}
     en2zh_scored: dict[str, list[tuple[int, int, str]]] = {}
     for word in sorted(zh_counts):
         g = gloss.get(word)
+        stems = list(dict.fromkeys([*(g["stems"] if g else ()), *learned["zh2en"].get(word, ())]))
+        if stems:
+            zh2en[word] = stems
         if not g:
             continue
-        if g["stems"]:
-            zh2en[word] = list(g["stems"])
         weight = zh_counts[word] * (general_freq or {}).get(word, 1)
         for rank, s in g["short"]:
             en2zh_scored.setdefault(s, []).append((rank, -weight, word))
     en2zh = {s: [w for _, _, w in sorted(c)[:max_targets]] for s, c in en2zh_scored.items()}
+    for stem in sorted(learned["en2zh"]):
+        words = [w for w in learned["en2zh"][stem] if w in zh_counts]
+        if words:
+            en2zh[stem] = list(dict.fromkeys([*en2zh.get(stem, ()), *words]))
     return {"zh2en": zh2en, "en2zh": en2zh}
 
 
@@ -442,6 +452,26 @@ class LexicalIndex:
         if order is not None:
             tokens = [tokens[i] for i in order.tolist()]
         return LexicalIndex.from_tokens(tokens, gloss, freq, total, k1=r.k1, b=r.b)
+
+    def with_learned(self, learned: Mapping[str, Mapping[str, list[str]]]) -> LexicalIndex:
+        """This index with its translation tables made again from its glossary and ``learned`` entries in place
+        of the shipped ones (``translations.py``; ``{"zh2en": {}, "en2zh": {}}``: CC-CEDICT's alone, the
+        benchmarks' comparison). BM25 and the lexicon are shared, not copied."""
+        from .translations import problem
+
+        bad = problem(learned)
+        if bad:
+            raise ValueError(f"learned translations {bad}")
+        if self.encoded is None:
+            raise ValueError("this index stores no chunk tokens; rebuild it with LexicalIndex.build")
+        ids, _, vocab = self.encoded
+        counts = np.bincount(ids, minlength=len(vocab)).tolist()
+        zh_counts = {w: n for w, n in zip(vocab, counts) if n and _CJK_RUN.fullmatch(w)}
+        freq, gloss, _ = self._lexicon_inputs([])
+        out = LexicalIndex(self.retriever, self.lexicon, translation_tables(zh_counts, gloss, freq, learned=learned),
+                           self._tokens, self.glossary, encoded=self._encoded)
+        out._segmenter = self._segmenter
+        return out
 
     def _lexicon_inputs(self, new_tokens: list[list[str]]) -> tuple[dict[str, int], dict[str, dict], int]:
         """jieba's frequencies of the corpus's Chinese words, their glosses and jieba's total, with those of
