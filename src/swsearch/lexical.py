@@ -187,7 +187,7 @@ def translation_tables(zh_counts: dict[str, int], gloss: dict[str, dict[str, lis
 
 def build_translation(zh_counts: dict[str, int], general_freq: dict[str, int] | None = None,
                       max_targets: int = 3) -> dict[str, dict[str, list[str]]]:
-    """``translation_tables`` straight from CC-CEDICT."""
+    """``translation_tables`` straight from CC-CEDICT (and the shipped learned entries, ``translations.py``)."""
     return translation_tables(zh_counts, glossary(zh_counts), general_freq, max_targets)
 
 
