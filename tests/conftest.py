@@ -170,6 +170,13 @@ def tiny_pairs(n: int = 40) -> list[dict[str, str]]:
              "zh": f"第{i}条 {chars[i % 16]}{chars[(i * 5 + 2) % 16]}{chars[(i * 7 + 3) % 16]}"} for i in range(n)]
 
 
+def made_up_term_pairs() -> list[dict[str, str]]:
+    """Chinese-English pairs that teach a made-up English word for 误工 (lost working time, in the tiny corpus's
+    mediation text): no dictionary translates "zorbl", so only learned translations find that text for it."""
+    return [{"zh": "误工", "en": "zorbl"}, {"zh": "误工补贴", "en": "zorbl"}, {"zh": "信访", "en": "petition"},
+            {"zh": "信访工作", "en": "petition work"}]
+
+
 def write_pairs(path: Path, pairs: list[dict]) -> Path:
     """``pairs`` as the JSONL file ``swsearch subspace`` reads."""
     path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs), encoding="utf-8")

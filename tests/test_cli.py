@@ -240,6 +240,32 @@ def test_a_query_failing_during_warm_up_exits_2_never_aborts(tmp_path):
         assert "unknown document id" in proc.stderr and proc.stderr.count("\n") == 1
 
 
+def test_learn_then_drop_an_index_s_own_translations(built, tmp_path):
+    import shutil
+
+    from .conftest import made_up_term_pairs, write_pairs
+    _, _, out = built
+    index = tmp_path / "copy"
+    shutil.copytree(out, index)
+    pairs = write_pairs(tmp_path / "pairs.jsonl", made_up_term_pairs())
+    lexical = ("query", "zorbl", "--index", str(index), "--mode", "lexical", "--json")
+    before = run(*lexical, check_rc=0).stdout
+    assert "the shipped learned translations" in run("info", "--index", str(index)).stdout
+    proc = run("translations", str(pairs), "--index", str(index), check_rc=0)
+    assert "learned from 4 pairs" in proc.stdout and proc.stdout.startswith("translations: ")
+    assert "the index's own learned translations (4 pairs)" in run("info", "--index", str(index)).stdout
+    hits = json.loads(run(*lexical, check_rc=0).stdout)["results"]
+    assert hits and "误工" in hits[0]["text"]
+    run("translations", "--drop", "--index", str(index), check_rc=0)
+    assert run(*lexical, check_rc=0).stdout == before
+    for args, message in ((["--index", str(index)], "give a JSONL file of Chinese-English pairs"),
+                          ([str(pairs), "--drop", "--index", str(index)], "or --drop (not both)"),
+                          (["--drop", "--index", str(index)], "no learned translations of its own to drop"),
+                          ([str(tmp_path), "--index", str(index)], "is not a file")):
+        proc = run("translations", *args, check_rc=2)
+        assert message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
 def test_fit_then_drop_an_index_s_own_subspace(built, tmp_path):
     import shutil
 

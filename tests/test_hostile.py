@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from swsearch import Index, IndexLoadError, InputError, SwsearchError, load_corpus, parts, store
 
-from .conftest import TINY_DOCS, HashEmbedder, tiny_pairs, write_format_2, write_tiny_corpus
+from .conftest import TINY_DOCS, HashEmbedder, made_up_term_pairs, tiny_pairs, write_format_2, write_tiny_corpus
 
 BAD_VALUES = [None, "x", -1, 1.5, [], {}, True, 10**30, [[[[[]]]]]]
 MANIFEST_PATHS = ["model", "model.dim", "model.name", "model.fingerprint", "model.backend", "chunking",
@@ -30,17 +30,18 @@ MANIFEST_PATHS = ["model", "model.dim", "model.name", "model.fingerprint", "mode
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
-    """A tiny index with every part, the sentence vectors' inverted file included (built above 0 chunks) and a
-    language subspace of its own."""
+    """A tiny index with every part, the sentence vectors' inverted file included (built above 0 chunks), and a
+    language subspace and learned translations of its own."""
     folder = tmp_path_factory.mktemp("hostile")
     above, parts.CLUSTERS_ABOVE = parts.CLUSTERS_ABOVE, 0
     try:
         index = Index.build(write_tiny_corpus(folder), model=HashEmbedder())
-        path = index.fit_subspace(tiny_pairs(40), rank=4).save(folder / "ix")
+        path = index.fit_subspace(tiny_pairs(40), rank=4).fit_translations(made_up_term_pairs()).save(folder / "ix")
     finally:
         parts.CLUSTERS_ABOVE = above
     assert (store.data_dir(path) / store.SENTENCE_CLUSTERS).exists()
     assert (store.data_dir(path) / store.SUBSPACE).exists()
+    assert (store.data_dir(path) / "learned_translations.json").exists()
     return path, {p.relative_to(path): p.read_bytes() for p in path.rglob("*") if p.is_file()}
 
 

@@ -126,6 +126,36 @@ def test_an_index_s_own_subspace_in_the_database(pg_url, tiny_corpus):
         Index.load(pg_url, model=HashEmbedder()).search("volunteers")
 
 
+def test_an_index_s_own_translations_in_the_database(pg_url, tiny_corpus):
+    """Written with the index, learned in the database as in memory, seen by another reader, and dropped."""
+    from .conftest import made_up_term_pairs
+
+    memory = Index.build(tiny_corpus, model=HashEmbedder()).fit_translations(made_up_term_pairs())
+    memory.save(pg_url)
+    pg = Index.load(pg_url, model=HashEmbedder())
+    assert pg.translations_record == memory.translations_record == pg.info()["translations"]
+    queries = ["zorbl", "petition work", *TINY_QUERIES]
+    for options in ({}, {"mode": "lexical"}, {"candidates": 2}):
+        assert_same_ranking(memory, pg, queries, k=4, **options)
+    assert "误工" in pg.search("zorbl", k=1, mode="lexical")[0].text
+    other = Index.load(pg_url, model=HashEmbedder())  # another process's view, read before the change
+    other.search("zorbl")
+    pg.drop_translations()
+    assert other.translations_record is None and "translations" not in other.info()
+    assert_same_ranking(Index.build(tiny_corpus, model=HashEmbedder()), other, queries, k=4, mode="lexical")
+    with pytest.raises(InputError, match="no learned translations of its own"):
+        pg.drop_translations()
+    pg.fit_translations(made_up_term_pairs())
+    assert_same_ranking(memory, other, queries, k=4)
+    with pg._conn.transaction(), pg._conn.cursor() as cur:  # overwritten by hand: refused, in one line
+        cur.execute(f"UPDATE {pg.location.schema}.meta SET value = '{{\"zh2en\": []}}' "
+                    "WHERE key = 'learned_translations'")
+        cur.execute(f"UPDATE {pg.location.schema}.meta SET value = to_jsonb(value::text::bigint + 1) "
+                    "WHERE key = 'version'")
+    with pytest.raises(IndexLoadError, match="learned translations .* are not a"):
+        Index.load(pg_url, model=HashEmbedder()).search("zorbl")
+
+
 def _terms_match_postings(pg: PgIndex) -> bool:
     """The per-token statistics every write keeps equal what the postings say."""
     s = pg.location.schema

@@ -81,3 +81,61 @@ def test_with_learned_remakes_the_tables_a_build_makes():
     assert plain.scores(["contract"]).tolist() == lex.scores(["contract"]).tolist()  # BM25 shared
     with pytest.raises(ValueError, match="learned translations not a"):
         lex.with_learned({"zh2en": {}})
+
+
+def test_an_index_s_own_translations_are_learned_saved_kept_and_dropped(tiny_corpus, tmp_path):
+    from swsearch import Document, Index, InputError
+
+    from .conftest import HashEmbedder, made_up_term_pairs
+
+    index = Index.build(tiny_corpus, model=HashEmbedder())
+    assert index.lexical.query_tokens("zorbl")[1] == [] and index.translations_record is None
+    index.fit_translations(made_up_term_pairs())
+    assert "误工" in index.lexical.query_tokens("zorbl")[1]
+    assert "信访" in index.lexical.query_tokens("petition")[1]
+    hit = index.search("zorbl", k=1, mode="lexical")[0]
+    assert "误工" in hit.text
+    record = index.translations_record
+    assert record["pairs"] == 4 and record["chinese_words"] >= 2 and index.info()["translations"] == record
+    path = index.save(tmp_path / "ix")
+    loaded = Index.load(path, model=HashEmbedder())
+    assert loaded.translations_record == record and loaded.lexical.tables == index.lexical.tables
+    assert loaded.search("zorbl", k=3) == index.search("zorbl", k=3)
+    loaded.add([Document(id="extra", text="调解员的误工补贴按日计算。", language="zh")]).save()
+    again = Index.load(path, model=HashEmbedder())
+    assert again.translations_record == record and "误工" in again.lexical.query_tokens("zorbl")[1]
+    again.drop_translations().save()
+    dropped = Index.load(path, model=HashEmbedder())
+    assert dropped.translations_record is None and "translations" not in dropped.info()
+    assert dropped.lexical.query_tokens("zorbl")[1] == []
+    assert dropped.lexical.tables == Index.build(tiny_corpus, model=HashEmbedder()).add(
+        [Document(id="extra", text="调解员的误工补贴按日计算。", language="zh")]).lexical.tables  # the shipped ones
+    with pytest.raises(InputError, match="no learned translations of its own"):
+        dropped.drop_translations()
+    with pytest.raises(InputError, match="gave no translation"):
+        dropped.fit_translations([{"zh": "误工", "en": "zorbl"}])  # one pair: below min_pairs
+    with pytest.raises(InputError, match="fewer than two"):
+        dropped.fit_translations([{"zh": "误工"}])
+    with pytest.raises(InputError, match="min_dice must be"):
+        dropped.fit_translations(made_up_term_pairs(), min_dice=0)
+    dense_only = Index.build(tiny_corpus, model=HashEmbedder(), lexical=False)
+    with pytest.raises(InputError, match="no lexical part"):
+        dense_only.fit_translations(made_up_term_pairs())
+
+
+def test_a_crafted_learned_translations_file_is_refused(tiny_corpus, tmp_path):
+    import hashlib
+
+    from swsearch import Index, store
+
+    from .conftest import HashEmbedder, made_up_term_pairs
+
+    path = Index.build(tiny_corpus, model=HashEmbedder()).fit_translations(made_up_term_pairs()).save(tmp_path / "ix")
+    manifest = json.loads((path / "manifest.json").read_text())
+    data = b'{"zh2en": {"x": "not a list"}, "en2zh": {}}'
+    (store.data_dir(path) / "learned_translations.json").write_bytes(data)
+    manifest["files"]["learned_translations.json"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexLoadError, match="learned translations zh2en is not a map") as err:
+        Index.load(path, model=HashEmbedder())
+    assert "\n" not in str(err.value)

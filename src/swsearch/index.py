@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, filters, fusion, pools, schema, signals, store, vectors
+from . import __version__, filters, fusion, pools, schema, signals, store, translations, vectors
 from .centroids import Centring
 from .documents import LANGUAGES, Document, as_documents, detect_language, load_corpus
 from .embed import DEFAULT_MODEL, Embedder, build_embedder, get_embedder, get_query_embedder, normalize, query_engine
@@ -983,6 +983,36 @@ class Index:
             raise InputError("this index has no language subspace of its own to drop")
         return self._set_subspace(None, None)
 
+    def fit_translations(self, pairs: str | Path | Iterable[Mapping[str, str]], *,
+                         min_pairs: int = translations.MIN_PAIRS, min_dice: float = translations.MIN_DICE,
+                         top: int = translations.TOP) -> Index:
+        """Learn translations from Chinese-English pairs (``translations.py``) and translate queries with them
+        from now on, in place of the shipped ones (learned from Civil Code articles): for a field whose terms
+        those and CC-CEDICT miss. ``pairs``: a JSONL file or mappings such as ``{"zh": "...", "en": "..."}``.
+        Saved with the index, kept through changes. Returns the index."""
+        if self.lexical is None:
+            raise InputError("this index has no lexical part to translate queries for; rebuild it with lexical "
+                             "indexing on")
+        learned = translations.fit(pairs, min_pairs=min_pairs, min_dice=min_dice, top=top)
+        self.lexical = self.lexical.with_learned(learned)
+        self._changed = True
+        return self
+
+    def drop_translations(self) -> Index:
+        """Forget the translations ``fit_translations`` learned: the shipped ones apply again."""
+        if self.lexical is None or self.lexical.learned is None:
+            raise InputError("this index has no learned translations of its own to drop")
+        self.lexical = self.lexical.with_learned(None)
+        self._changed = True
+        return self
+
+    @property
+    def translations_record(self) -> dict[str, Any] | None:
+        """How this index's own learned translations were learned (pairs, thresholds, words, date); None without
+        them."""
+        learned = None if self.lexical is None else self.lexical.learned
+        return None if learned is None else dict(learned.get("record") or {})
+
     @property
     def subspace_record(self) -> dict[str, Any] | None:
         """How this index's own language subspace was fitted (rank, pairs, languages, date); None without one."""
@@ -1168,6 +1198,8 @@ class Index:
         m = self.manifest()
         out = {k: m[k] for k in ("swsearch_version", "model", "chunking", "index_type", "search", "counts",
                                  "corpus_fingerprint", "subspace") if k in m}
+        if self.translations_record is not None:
+            out["translations"] = self.translations_record
         out["documents"] = self.documents.entries()
         out["query_engine"] = query_engine(m["model"])
         if self._source is not None:

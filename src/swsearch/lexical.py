@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -334,14 +335,16 @@ def _gather_rows(flat: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> np.
 
 
 def lexicon_and_tables(counts: Mapping[str, int], gloss: dict[str, dict[str, list]], freq: Mapping[str, int],
-                       total: int) -> tuple[str, dict[str, dict[str, list[str]]]]:
+                       total: int, learned: Mapping[str, Mapping[str, list[str]]] | None = None
+                       ) -> tuple[str, dict[str, dict[str, list[str]]]]:
     """The lexicon a query is segmented with and the translation tables, from the corpus's token counts (only
-    its Chinese words count), their glosses and jieba's frequencies (``total``: jieba's total)."""
+    its Chinese words count), their glosses and jieba's frequencies (``total``: jieba's total); ``learned``:
+    an index's own learned translations (None: the shipped ones)."""
     zh_counts = Counter({t: c for t, c in counts.items() if _CJK_RUN.fullmatch(t)})
     lines = [f"{w} {freq.get(w, 1)}" for w in sorted(zh_counts)]
     rest = max(total - sum(freq.get(w, 1) for w in zh_counts), 1)
     lexicon = "\n".join([*lines, f"\ue000 {rest}"]) + "\n"
-    return lexicon, translation_tables(zh_counts, gloss, freq)
+    return lexicon, translation_tables(zh_counts, gloss, freq, learned=learned)
 
 
 class LexicalIndex:
@@ -359,10 +362,13 @@ class LexicalIndex:
     TOKENS, OFFSETS, GLOSSARY = "lexical.tokens.npy", "lexical.offsets.npy", "glossary.json"
     #: each BM25 pair's term frequency, aligned with bm25s's score arrays (indexes saved before it lack it)
     TERM_FREQUENCIES = "lexical.tf.npy"
+    #: the index's own learned translations, when it has them (``Index.fit_translations``)
+    LEARNED = "learned_translations.json"
 
     def __init__(self, retriever, lexicon: str, tables: dict[str, dict[str, list[str]]],
                  tokens: list[list[str]] | None = None, gloss: dict[str, dict[str, list]] | None = None, *,
-                 encoded: tuple[np.ndarray, np.ndarray, list[str]] | None = None):
+                 encoded: tuple[np.ndarray, np.ndarray, list[str]] | None = None,
+                 learned: dict[str, Any] | None = None):
         self.retriever = retriever
         self.lexicon = lexicon
         self.tables = tables
@@ -372,6 +378,9 @@ class LexicalIndex:
         self._encoded = encoded
         #: the corpus words' glosses (None in an index saved before they were stored)
         self.glossary = gloss
+        #: the index's own learned translations (``Index.fit_translations``: their entries and a ``record`` of
+        #: how they were learned), used in place of the shipped ones; None: the shipped ones
+        self.learned = learned
         self._segmenter: ChineseSegmenter | None = None
 
     @property
@@ -415,7 +424,8 @@ class LexicalIndex:
 
     @classmethod
     def from_tokens(cls, corpus_tokens: list[list[str]], gloss: dict[str, dict[str, list]],
-                    freq: dict[str, int], total: int, *, k1: float = 1.5, b: float = 0.75) -> LexicalIndex:
+                    freq: dict[str, int], total: int, *, k1: float = 1.5, b: float = 0.75,
+                    learned: dict[str, Any] | None = None) -> LexicalIndex:
         """BM25, lexicon and tables of chunks given as tokens; ``freq``/``total``: jieba's general frequencies."""
         import logging
 
@@ -433,8 +443,9 @@ class LexicalIndex:
         else:
             retriever.index(corpus_tokens, show_progress=False)
         zh_counts = Counter({t: n for t, n in counts.items() if _CJK_RUN.fullmatch(t)})  # first-seen order kept
-        lexicon, tables = lexicon_and_tables(zh_counts, gloss, freq, total)
-        return cls(retriever, lexicon, tables, corpus_tokens, {w: g for w, g in gloss.items() if w in zh_counts})
+        lexicon, tables = lexicon_and_tables(zh_counts, gloss, freq, total, learned)
+        return cls(retriever, lexicon, tables, corpus_tokens, {w: g for w, g in gloss.items() if w in zh_counts},
+                   learned=learned)
 
     def with_rows(self, keep: np.ndarray, texts: Sequence[str], order: np.ndarray | None = None) -> LexicalIndex:
         """The lexical index of the chunks at rows ``keep`` followed by new chunks ``texts``, then rearranged
@@ -451,15 +462,16 @@ class LexicalIndex:
         tokens = [old_tokens[i] for i in keep.tolist()] + new_tokens
         if order is not None:
             tokens = [tokens[i] for i in order.tolist()]
-        return LexicalIndex.from_tokens(tokens, gloss, freq, total, k1=r.k1, b=r.b)
+        return LexicalIndex.from_tokens(tokens, gloss, freq, total, k1=r.k1, b=r.b, learned=self.learned)
 
-    def with_learned(self, learned: Mapping[str, Mapping[str, list[str]]]) -> LexicalIndex:
+    def with_learned(self, learned: Mapping[str, Any] | None) -> LexicalIndex:
         """This index with its translation tables made again from its glossary and ``learned`` entries in place
         of the shipped ones (``translations.py``; ``{"zh2en": {}, "en2zh": {}}``: CC-CEDICT's alone, the
-        benchmarks' comparison). BM25 and the lexicon are shared, not copied."""
+        benchmarks' comparison; None: the shipped ones again), kept through later changes. BM25 and the
+        lexicon are shared, not copied."""
         from .translations import problem
 
-        bad = problem(learned)
+        bad = None if learned is None else problem(learned)
         if bad:
             raise ValueError(f"learned translations {bad}")
         if self.encoded is None:
@@ -468,8 +480,9 @@ class LexicalIndex:
         counts = np.bincount(ids, minlength=len(vocab)).tolist()
         zh_counts = {w: n for w, n in zip(vocab, counts) if n and _CJK_RUN.fullmatch(w)}
         freq, gloss, _ = self._lexicon_inputs([])
+        learned = None if learned is None else dict(learned)
         out = LexicalIndex(self.retriever, self.lexicon, translation_tables(zh_counts, gloss, freq, learned=learned),
-                           self._tokens, self.glossary, encoded=self._encoded)
+                           self._tokens, self.glossary, encoded=self._encoded, learned=learned)
         out._segmenter = self._segmenter
         return out
 
@@ -511,7 +524,7 @@ class LexicalIndex:
             flat, lengths = _gather_rows(flat, bounds, order), lengths[order]
         if not words:  # not one token left: bm25s's own path for an empty vocabulary
             return LexicalIndex.from_tokens([[] for _ in lengths], gloss, freq, total, k1=self.retriever.k1,
-                                            b=self.retriever.b)
+                                            b=self.retriever.b, learned=self.learned)
         retriever = _bm25s_class()(k1=self.retriever.k1, b=self.retriever.b, method="lucene")
         pairs = self._changed_pairs(keep, new_tokens, order, number)
         if pairs is not None and not np.array_equal(np.bincount(pairs[1], weights=pairs[2], minlength=len(lengths)),
@@ -526,10 +539,10 @@ class LexicalIndex:
         retriever.unique_token_ids_set = set(vocab_dict.values())
         counts = np.bincount(flat, minlength=len(words)).tolist()
         zh_counts = Counter({w: n for w, n in zip(words, counts) if n and _CJK_RUN.fullmatch(w)})
-        lexicon, tables = lexicon_and_tables(zh_counts, gloss, freq, total)
+        lexicon, tables = lexicon_and_tables(zh_counts, gloss, freq, total, self.learned)
         encoded = (flat.astype(np.int32), np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), words)
         return LexicalIndex(retriever, lexicon, tables, None, {w: g for w, g in gloss.items() if w in zh_counts},
-                            encoded=encoded)
+                            encoded=encoded, learned=self.learned)
 
     def _changed_pairs(self, keep: np.ndarray, new_tokens: list[list[str]], order: np.ndarray | None,
                        number: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -623,6 +636,8 @@ class LexicalIndex:
             files[self.TOKENS], files[self.OFFSETS] = npy_bytes(ids), npy_bytes(offsets)
             files[self.GLOSSARY] = json.dumps({"vocab": vocab_list, "glossary": self.glossary},
                                               ensure_ascii=False).encode("utf-8")
+        if self.learned is not None:
+            files[self.LEARNED] = json.dumps(self.learned, ensure_ascii=False, sort_keys=True).encode("utf-8")
         tf = getattr(self.retriever, "term_frequencies", None)
         if tf is not None:
             files[self.TERM_FREQUENCIES] = npy_bytes(tf.astype(np.uint16 if not len(tf) or tf.max() < 1 << 16
@@ -668,4 +683,12 @@ class LexicalIndex:
         if not freqs or any(len(f) != 2 or not f[0] or not f[1].isdigit() for f in freqs) \
                 or sum(int(f[1]) for f in freqs) <= 0:
             raise ValueError("a lexicon that is not 'word frequency' lines")  # jieba would fail at the query
-        return cls(retriever, lexicon, tables, None, gloss, encoded=encoded)
+        learned = None
+        if cls.LEARNED in files:
+            from .translations import problem
+
+            learned = json.loads(files[cls.LEARNED])
+            bad = problem(learned)
+            if bad:
+                raise ValueError(f"learned translations {bad}")
+        return cls(retriever, lexicon, tables, None, gloss, encoded=encoded, learned=learned)

@@ -50,6 +50,8 @@ from .split import Chunk
 from .subspace import RANK as SUBSPACE_RANK
 from .subspace import fit_for_index
 from .subspace import for_model as language_subspace
+from .translations import MIN_DICE, MIN_PAIRS, TOP
+from .translations import fit as fit_translations
 
 SCHEMES = ("postgresql://", "postgres://")
 FORMAT = "swsearch-postgres"
@@ -352,6 +354,9 @@ def create(location: str, index) -> PgIndex:
                 cur.execute(statement)
             if index.subspace is not None:
                 _write_subspace(cur, loc, index.subspace, index.config.get("subspace"))
+            if index.lexical.learned is not None:
+                cur.execute(f"INSERT INTO {loc.schema}.meta VALUES ('learned_translations', %s)",
+                            (json.dumps(index.lexical.learned),))
             _refresh_derived(cur, loc, log=False)
             cur.execute(f"ANALYZE {loc.schema}.chunks, {loc.schema}.sentences, {loc.schema}.postings")
     except Error as exc:
@@ -439,6 +444,7 @@ class _Snapshot:
     df: dict[str, int]  # each token's document frequency (chunks that hold it), for BM25's idf
     subspace: np.ndarray | None = None  # the index's own language subspace, if it has one
     subspace_record: dict | None = None  # how it was fitted
+    learned: dict | None = None  # the index's own learned translations (``fit_translations``), if it has them
     from_log: bool = False  # made from the previous snapshot and the change log, not read whole
 
     @property
@@ -534,14 +540,29 @@ class PgIndex:
         cur.execute(f"SELECT coalesce(avg(length), 0)::float8 FROM {s}.chunks")
         avgdl = float(cur.fetchone()[0])
         basis, record = self._read_subspace(cur)
+        learned = self._read_learned(cur)
         lexicon, tables = lexicon_and_tables(counts, {w: g for w, _, g in words if g is not None},
-                                             {w: f for w, f, _ in words}, int(self.config["jieba_total"]))
+                                             {w: f for w, f, _ in words}, int(self.config["jieba_total"]), learned)
         snap = _Snapshot(version, rows, np.array([r[1] for r in rows], dtype=np.int64), [r[2] for r in rows],
                          [r[3] for r in rows], np.array([r[4] for r in rows]), documents,
                          ChineseSegmenter(lexicon), tables, centroids, avgdl, {t: df for t, _, df in stats},
-                         basis, record, from_log)
+                         basis, record, learned, from_log)
         self._snapshot = snap
         return snap
+
+    def _read_learned(self, cur) -> dict | None:
+        """The index's own learned translations (``meta``'s ``learned_translations``), checked; None without."""
+        from .translations import problem
+
+        cur.execute(f"SELECT value FROM {self.location.schema}.meta WHERE key = 'learned_translations'")
+        row = cur.fetchone()
+        if row is None:
+            return None
+        bad = problem(row[0])
+        if bad:
+            raise IndexLoadError(f"the learned translations of {self.location.shown} are {bad}; learn them again "
+                                 f"with: swsearch translations PAIRS --index '{self.location.shown}'")
+        return row[0]
 
     def _read_subspace(self, cur) -> tuple[np.ndarray | None, dict | None]:
         """The index's own language subspace and its record, checked; (None, None) when it has none."""
@@ -1050,6 +1071,35 @@ class PgIndex:
             cur.execute(f"UPDATE {s}.meta SET value = to_jsonb(value::text::bigint + 1) WHERE key = 'version'")
         return self
 
+    def fit_translations(self, pairs: str | Path | Iterable[Mapping[str, str]], *, min_pairs: int = MIN_PAIRS,
+                         min_dice: float = MIN_DICE, top: int = TOP) -> PgIndex:
+        """``Index.fit_translations`` in one transaction: every process searching this index translates with them
+        from its next search on."""
+        return self._set_learned(fit_translations(pairs, min_pairs=min_pairs, min_dice=min_dice, top=top))
+
+    def drop_translations(self) -> PgIndex:
+        """``Index.drop_translations`` in one transaction."""
+        if self.translations_record is None:
+            raise InputError("this index has no learned translations of its own to drop")
+        return self._set_learned(None)
+
+    @property
+    def translations_record(self) -> dict[str, Any] | None:
+        """``Index.translations_record``: as of the index's latest version."""
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            self._begin_read(cur)
+            learned = self._read(cur).learned
+        return None if learned is None else dict(learned.get("record") or {})
+
+    def _set_learned(self, learned: dict | None) -> PgIndex:
+        s = self.location.schema
+        with self._lock, self._write() as cur:
+            cur.execute(f"DELETE FROM {s}.meta WHERE key = 'learned_translations'")
+            if learned is not None:
+                cur.execute(f"INSERT INTO {s}.meta VALUES ('learned_translations', %s)", (json.dumps(learned),))
+            cur.execute(f"UPDATE {s}.meta SET value = to_jsonb(value::text::bigint + 1) WHERE key = 'version'")
+        return self
+
     def _document_embedder(self):
         from .embed import document_embedder
         return document_embedder(self.config["model"], self._embedder, self.location.shown)
@@ -1073,7 +1123,8 @@ class PgIndex:
                 "search": self.config.get("search"), "query_engine": query_engine(self.config["model"]),
                 "counts": {"documents": len(snap.documents), "chunks": len(snap.pks), "sentences": n_sent},
                 "documents": [snap.documents[d] for d in sorted(snap.documents)], "path": self.location.shown,
-                "version": str(snap.version[1]), **({"subspace": snap.subspace_record} if snap.subspace_record else {})}
+                "version": str(snap.version[1]), **({"subspace": snap.subspace_record} if snap.subspace_record else {}),
+                **({"translations": dict(snap.learned.get("record") or {})} if snap.learned else {})}
 
     @property
     def centroids(self) -> dict[str, np.ndarray]:

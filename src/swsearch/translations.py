@@ -59,8 +59,10 @@ def learn(pairs: Iterable[tuple[Sequence[str], Sequence[str]]], *, min_pairs: in
 
 def problem(entries: Any) -> str | None:
     """What makes ``entries`` unusable as translation entries, or None."""
-    if not isinstance(entries, Mapping) or set(entries) < {"zh2en", "en2zh"}:
+    if not isinstance(entries, Mapping) or not {"zh2en", "en2zh"} <= set(entries):
         return "not a {zh2en, en2zh} object"
+    if not isinstance(entries.get("record", {}), Mapping):
+        return "with a record that is not an object"
     for side in ("zh2en", "en2zh"):
         table = entries[side]
         if not isinstance(table, Mapping) or not all(
@@ -91,3 +93,34 @@ def shipped() -> Entries:
     if bad:
         raise IndexLoadError(f"the learned translations {SHIPPED} are {bad}; reinstall swsearch")
     return {"zh2en": data["zh2en"], "en2zh": data["en2zh"]}
+
+
+def fit(pairs: str | Path | Iterable[Mapping[str, Any]], *, min_pairs: int = MIN_PAIRS, min_dice: float = MIN_DICE,
+        top: int = TOP) -> dict[str, Any]:
+    """An index's own learned translations from a user's pairs (``subspace.read_pairs``: a JSONL file or
+    mappings, each with a Chinese text under ``zh`` and its English under ``en``), tokenised as an index does:
+    the entries and a ``record`` of how they were learned. A one-line InputError when they give none."""
+    import time
+
+    from .errors import InputError
+    from .lexical import _CJK_RUN, full_segmenter, tokenize
+    from .subspace import read_pairs
+
+    if isinstance(min_pairs, bool) or not isinstance(min_pairs, int) or min_pairs < 1:
+        raise InputError(f"min_pairs must be a whole number of at least 1 (got {min_pairs!r})")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise InputError(f"top must be a whole number of at least 1 (got {top!r})")
+    if isinstance(min_dice, bool) or not isinstance(min_dice, (int, float)) or not 0 < min_dice <= 1:
+        raise InputError(f"min_dice must be a number in (0, 1] (got {min_dice!r})")
+    texts = read_pairs(pairs, ("zh", "en"))
+    seg = full_segmenter()
+    tokens = [([t for t in tokenize(p["zh"], seg) if _CJK_RUN.fullmatch(t)],
+               [t for t in tokenize(p["en"], seg) if not _CJK_RUN.fullmatch(t)]) for p in texts]
+    entries = learn(tokens, min_pairs=min_pairs, min_dice=min_dice, top=top)
+    if not entries["zh2en"]:
+        raise InputError(f"{len(texts)} pairs gave no translation: no Chinese word and English word occur together "
+                         f"in {min_pairs} or more pairs with Dice >= {min_dice}; give more pairs (hundreds)")
+    record = {"pairs": len(texts), "min_pairs": min_pairs, "min_dice": min_dice, "top": top,
+              "chinese_words": len(entries["zh2en"]), "english_stems": len(entries["en2zh"]),
+              "fitted": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return {"record": record, **entries}
