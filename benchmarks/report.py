@@ -36,7 +36,8 @@ def _fusion_table(fw: dict) -> list[str]:
     lines = ["### Policy corpus: fusion weights chosen on `own` (MRR@10, all directions)", "",
              f"Weights ({names}) over the grid {fw['grid']} ({fw['n_weightings']} weightings; BM25 keeps at least "
              f"0.5). CV = {fw['repeats']}× repeated stratified {fw['folds']}-fold cross-validation on own: weights "
-             "chosen on the other folds, mean (sd) MRR@10 of the held-out fold.", "",
+             "chosen on the other folds, mean (sd) MRR@10 of the held-out fold. The same weights for every query: "
+             "the agreement lever (`search(agreement=...)`) is off in this study.", "",
              "| fusion | weights | own CV | " + " | ".join(sets) + " |", "|---|---|---|" + "---|" * len(sets)]
     for method, m in fw["methods"].items():
         lines.append(f"| {method}, shipped | {_weights(m['shipped_weights'])} | | "

@@ -164,8 +164,42 @@ def test_sentence_lever_switches_off_at_build_and_search(tiny_corpus, hash_embed
     assert "sentence" in lists
     for use, hits in ((True, on), (False, off)):
         part = {name: v for name, v in lists.items() if use or name != "sentence"}
-        fused = fusion.fuse(part, fusion.effective_weights(part, fusion.HYBRID_WEIGHTS), "rrf", tiny_index.tie_order)
+        fused = fusion.fuse_rankings(part, None, "rrf", tiny_index.tie_order, languages=tiny_index.chunk_languages)
         assert np.allclose([h.score for h in hits], np.sort(fused)[::-1][:7])
+
+
+def test_the_translated_ranking_weighs_more_when_the_sentence_ranking_agrees(tiny_index):
+    from swsearch import fusion
+
+    q = "volunteers personal information hours recorded"  # its translation's best chunk is the sentence ranking's
+    (lists,) = tiny_index.component_scores([q])
+    order, langs = tiny_index.tie_order, tiny_index.chunk_languages
+    assert fusion.translation_agreed(lists, langs, order)
+    agreed = {**fusion.HYBRID_WEIGHTS, "lexical_translated": fusion.AGREED_TRANSLATED_WEIGHT}
+    for kw, weights in (({}, agreed), ({"agreement": False}, fusion.HYBRID_WEIGHTS)):
+        hits = tiny_index.search(q, k=len(tiny_index), **kw)
+        fused = fusion.fuse(lists, weights, "rrf", order)
+        assert np.allclose([h.score for h in hits], np.sort(fused)[::-1])
+    # explicit weights are taken as given, even the defaults
+    same = tiny_index.search(q, k=5, weights=fusion.HYBRID_WEIGHTS)
+    assert [h.score for h in same] == [h.score for h in tiny_index.search(q, k=5, agreement=False)]
+    assert [h.score for h in same] != [h.score for h in tiny_index.search(q, k=5)]
+    # the two must name the same chunk: another sentence-ranking winner in that language, and no agreement
+    top = int(np.argmax(lists["lexical_translated"]))
+    other = np.flatnonzero((langs == langs[top]) & (np.arange(len(langs)) != top))[0]
+    moved = {**lists, "sentence": np.where(np.arange(len(langs)) == other, 10.0, lists["sentence"])}
+    assert not fusion.translation_agreed(moved, langs, order)
+    assert not fusion.translation_agreed({**lists, "lexical_translated": np.zeros(len(langs))}, langs, order)
+    assert not fusion.translation_agreed({k: v for k, v in lists.items() if k != "sentence"}, langs, order)
+
+
+def test_agreement_breaks_ties_in_tie_order():
+    from swsearch import fusion
+
+    langs = np.array(["en", "zh", "zh", "zh"])
+    lists = {"lexical_translated": np.array([0.0, 2.0, 2.0, 1.0]), "sentence": np.array([0.9, 0.1, 0.5, 0.2])}
+    assert fusion.translation_agreed(lists, langs, np.array([0, 2, 1, 3]))  # 2 comes first among the tied
+    assert not fusion.translation_agreed(lists, langs, np.array([0, 1, 2, 3]))
 
 
 def test_a_chunk_scores_by_its_best_sentence(hash_embedder):
@@ -250,6 +284,8 @@ def test_component_scores_reproduce_hybrid_search_for_both_fusions(tiny_index):
     ({"weights": [("dense", 1.0)]}, "must map ranking names"),
     ({"weights": {"dense": 0, "lexical": 0}}, "weight 0"),
     ({"weights": {}}, "weight 0"),
+    ({"agreement": "yes"}, "agreement must be True or False"),
+    ({"agreement": False, "mode": "dense"}, "does not apply to dense search"),
 ])
 def test_bad_fusion_arguments_are_one_line_input_errors(tiny_index, kw, message):
     with pytest.raises(InputError, match=message) as err:

@@ -16,7 +16,7 @@ QUERIES = ["community workers per 10,000 residents", "volunteer service hours", 
            "how is a village committee elected", "宗教事务条例", "social work stations in every township",
            "养老服务体系建设"]
 OPTION_SETS = [{}, {"centroids": False}, {"sentences": False}, {"translate": False}, {"fusion": "convex"},
-               {"language_pools": True}, {"feedback": 3}]
+               {"language_pools": True}, {"feedback": 3}, {"agreement": False}]
 
 
 def _ids_scores(hits):

@@ -18,8 +18,9 @@ from .conftest import HashEmbedder, tiny_pairs
 from .test_grow import TINY_QUERIES, _questions, assert_same_ranking
 
 OPTIONS = ({}, {"mode": "dense"}, {"mode": "lexical"}, {"centroids": False}, {"fusion": "convex"},
-           {"language_pools": True}, {"translate": False}, {"sentences": False}, {"candidates": 1000},
-           {"candidates": 2}, {"feedback": 2}, {"feedback": 1, "centroids": False}, {"feedback": 2, "candidates": 3})
+           {"language_pools": True}, {"agreement": False}, {"translate": False}, {"sentences": False},
+           {"candidates": 1000}, {"candidates": 2}, {"feedback": 2}, {"feedback": 1, "centroids": False},
+           {"feedback": 2, "candidates": 3})
 
 
 def _same_top10_share(a, b, queries, **options) -> float:

@@ -31,6 +31,9 @@ HYBRID_WEIGHTS = default_weights("rrf")
 CONVEX_WEIGHTS = default_weights("convex")
 #: the extra rankings of pseudo-relevance feedback (``search(feedback=n)``), off by default
 FEEDBACK_WEIGHTS = {"feedback": 1.0, "feedback_sentence": 1.0}
+#: the translated query's BM25 weight in RRF when two cross-lingual signals agree (``translation_agreed``); chosen
+#: on books 1-2 of the parallel articles with translations learned on the other book (benchmarks/agreement.py)
+AGREED_TRANSLATED_WEIGHT = 2.0
 
 
 def language_centroids(vectors: np.ndarray, languages: np.ndarray) -> dict[str, np.ndarray]:
@@ -196,15 +199,39 @@ def fuse(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float], me
     raise ValueError(f"unknown fusion method {method!r}; use one of {', '.join(FUSION_METHODS)}")
 
 
+def translation_agreed(lists: Mapping[str, np.ndarray], languages: np.ndarray, order: np.ndarray) -> bool:
+    """Whether two independent cross-lingual signals point at one chunk: the translated query's best chunk under
+    BM25 is also the best chunk of its language under the sentence ranking (ties in tie-break ``order``).
+
+    Why: with no language filter, the query's own language wins four of the five rankings, so a translation
+    of the query's text is pushed down; the translated ranking alone favours the other language, and
+    weighting it up for every query wrecks same-language questions. When the two agree, a translation or a
+    strong other-language answer is likely (benchmarks/agreement.py)."""
+    translated, sentence = lists.get("lexical_translated"), lists.get("sentence")
+    if translated is None or sentence is None or not len(order):
+        return False
+    translated, sentence = np.asarray(translated), np.asarray(sentence)
+    top = int(order[np.argmax(translated[order])])
+    if translated[top] <= 0:
+        return False
+    same = order[languages[order] == languages[top]]
+    return int(same[np.argmax(sentence[same])]) == top
+
+
 def fuse_rankings(lists: Mapping[str, np.ndarray], weights: Mapping[str, float] | None, method: str,
                   order: np.ndarray, groups: list[np.ndarray] | None = None,
-                  outside: Outside | None = None) -> np.ndarray:
+                  outside: Outside | None = None, languages: np.ndarray | None = None) -> np.ndarray:
     """Hybrid search's fusion of its named rankings, for every store: ``weights`` (None: the signals' defaults
     for ``method``), a one-line InputError when every ranking used has weight 0, and with ``groups`` (two or
     more, each in tie-break order) the per-language rankings first put on each group's own scale (ranked
-    inside the pool only: ``outside`` then applies to the other rankings)."""
+    inside the pool only: ``outside`` then applies to the other rankings). With the entries' ``languages``
+    (``search(agreement=True)``, the default), default RRF weights and no groups, the translated ranking
+    weighs ``AGREED_TRANSLATED_WEIGHT`` when ``translation_agreed``."""
     if weights is None:
         weights = default_weights(method)
+        if (languages is not None and method == "rrf" and (groups is None or len(groups) < 2)
+                and translation_agreed(lists, languages, order)):
+            weights = {**weights, "lexical_translated": AGREED_TRANSLATED_WEIGHT}
     if not any(effective_weights(lists, weights).get(name, 0.0) for name in lists):
         raise InputError(f"every ranking this search uses has weight 0; give one of {', '.join(lists)} a "
                          "positive weight")

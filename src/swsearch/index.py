@@ -583,7 +583,8 @@ class Index:
                subspace: bool | None = None, translate: bool | None = None, sentences: bool | None = None,
                feedback: int | None = None,
                fusion: str | None = None, weights: Mapping[str, float] | None = None,
-               language_pools: bool | None = None, candidates: int | None = None) -> list[Hit]:
+               language_pools: bool | None = None, agreement: bool | None = None,
+               candidates: int | None = None) -> list[Hit]:
         """The ``k`` best chunks for ``query``; ``doc_ids`` / ``language`` / ``where`` restrict the search exactly.
 
         ``where`` filters on document fields and metadata (see ``filters.py``): ``{"kind": "official
@@ -601,14 +602,16 @@ class Index:
         (names of ``signals.SIGNALS``, a ranking left out gets 0; see ``component_scores``).
         ``language_pools`` ranks (rrf) or standardises (convex) the dense rankings within each chunk
         language before fusing (off: it trades same-language for cross-language questions and lost on
-        unseen ones). ``candidates=C`` fuses each ranking's top C chunks instead of every chunk (see
+        unseen ones). ``agreement`` (on by default): with the default RRF weights, the translated query's
+        ranking weighs more when its best chunk is also the sentence ranking's best in its language
+        (``fusion.translation_agreed``). ``candidates=C`` fuses each ranking's top C chunks instead of every chunk (see
         ``pools.py``; None: exact up to ``pools.POOLS_ABOVE`` chunks, pools above; 0: always exact). An option
         given for a mode it does not apply to is an error.
         """
         return self.search_batch([query], k, doc_ids=doc_ids, language=language, where=where, options=options,
                                  mode=mode, centroids=centroids, subspace=subspace, translate=translate,
                                  sentences=sentences, feedback=feedback, fusion=fusion, weights=weights,
-                                 language_pools=language_pools, candidates=candidates)[0]
+                                 language_pools=language_pools, agreement=agreement, candidates=candidates)[0]
 
     def search_batch(self, queries: Sequence[str], k: int = 5, *, doc_ids: Sequence[str] | str | None = None,
                      language: str | None = None, where: Mapping[str, Any] | None = None,
@@ -616,13 +619,13 @@ class Index:
                      subspace: bool | None = None, translate: bool | None = None, sentences: bool | None = None,
                      feedback: int | None = None,
                      fusion: str | None = None, weights: Mapping[str, float] | None = None,
-                     language_pools: bool | None = None, candidates: int | None = None,
-                     batch_size: int = 32) -> list[list[Hit]]:
+                     language_pools: bool | None = None, agreement: bool | None = None,
+                     candidates: int | None = None, batch_size: int = 32) -> list[list[Hit]]:
         """``search`` for many queries at once (embedded in batches on every core)."""
         queries = self._check_queries(queries)
         opts = self._options(options, mode=mode, centroids=centroids, subspace=subspace, translate=translate,
                              sentences=sentences, feedback=feedback, fusion=fusion, weights=weights,
-                             language_pools=language_pools, candidates=candidates)
+                             language_pools=language_pools, agreement=agreement, candidates=candidates)
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InputError(f"k must be a whole number of at least 1 (got {k!r})")
         if language is not None and language not in LANGUAGES:
@@ -828,8 +831,9 @@ class Index:
         """Every ranking hybrid search fuses, as a full score array over all chunks, one dict per query.
 
         Keys are names of ``signals.SIGNALS`` (the ones this index and these switches provide), so
-        ``fusion.fuse(scores, weights, method)`` reproduces hybrid search: for custom fusion or for studying
-        the weights, as ``benchmarks/`` does.
+        ``fusion.fuse(scores, weights, method)`` reproduces hybrid search with those ``weights``, and
+        ``fusion.fuse_rankings(scores, None, "rrf", index.tie_order, languages=index.chunk_languages)`` the default
+        (with ``agreement``): for custom fusion or for studying the weights, as ``benchmarks/`` does.
         """
         queries = self._check_queries(queries)
         opts = SearchOptions(mode="hybrid", centroids=centroids, subspace=subspace, translate=translate,
@@ -899,7 +903,8 @@ class Index:
             order = self.tie_order if pool is None else self._in_tie_order_local(pool)
             langs = self.chunk_languages if pool is None else self.chunk_languages[pool]
             groups = _language_groups(langs, order) if opts.language_pools else None
-            fused = fusion.fuse_rankings(lists, opts.weights, method, order, groups, outside)
+            fused = fusion.fuse_rankings(lists, opts.weights, method, order, groups, outside,
+                                         langs if opts.agreement else None)
             if opts.feedback and qvecs is not None:  # Rocchio: query + mean of the best chunks, ranked again
                 top = fusion.top_k(fused, opts.feedback, order)
                 extra = self._feedback_scores(qvecs[i], top if pool is None else pool[top],

@@ -28,13 +28,14 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
     "fusion": ("hybrid",),
     "weights": ("hybrid",),
     "language_pools": ("hybrid",),
+    "agreement": ("hybrid",),
     "candidates": ("hybrid",),
 }
 
 #: what a field left at None means
 DEFAULTS: dict[str, Any] = {"centroids": True, "subspace": True, "translate": True, "sentences": True, "feedback": 0,
                             "fusion": "rrf", "weights": None, "language_pools": False,
-                            "candidates": None}
+                            "agreement": True, "candidates": None}
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,11 @@ class SearchOptions:
     leave out the model's language subspace when it ships one (``subspace.py``; off for ablations).
     ``feedback=n``: pseudo-relevance feedback from the n best chunks. ``fusion``: ``rrf`` or ``convex``;
     ``weights``: per ranking (see ``signals.SIGNALS``; a ranking left out gets 0). ``language_pools``: rank
-    the dense rankings within each chunk language before fusing. ``candidates=C``: each ranking offers its top
-    C chunks and fusion runs over their union (``pools.py``); 0 scores every chunk; None (default): exact up
-    to ``pools.POOLS_ABOVE`` chunks.
+    the dense rankings within each chunk language before fusing. ``agreement``: with the default RRF weights, the
+    translated query's ranking weighs more when its best chunk is also the sentence ranking's best in that
+    language (``fusion.translation_agreed``; on by default, off for ablations). ``candidates=C``: each ranking
+    offers its top C chunks and fusion runs over their union (``pools.py``); 0 scores every chunk; None
+    (default): exact up to ``pools.POOLS_ABOVE`` chunks.
     """
 
     mode: str | None = None
@@ -60,12 +63,13 @@ class SearchOptions:
     fusion: str | None = None
     weights: Mapping[str, float] | None = None
     language_pools: bool | None = None
+    agreement: bool | None = None
     candidates: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode is not None and self.mode not in SEARCH_MODES:
             raise InputError(f"unknown search mode {self.mode!r}; use one of {', '.join(SEARCH_MODES)}")
-        for name in ("centroids", "subspace", "translate", "sentences", "language_pools"):
+        for name in ("centroids", "subspace", "translate", "sentences", "language_pools", "agreement"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, (bool, np.bool_)):
                 raise InputError(f"{name} must be True or False (got {value!r})")

@@ -871,7 +871,8 @@ class PgIndex:
             pool = self._pool(cur, snap, qv, cq, lexical, use_sentences, max(c, k), rows, min(k, available))
             order = np.arange(len(pool.rows))  # rows, and so the pool, are in tie-break order already
             groups = _language_groups(snap.languages[pool.rows], order) if opts.language_pools else None
-            fused = fusion.fuse_rankings(pool.lists, opts.weights, opts.fusion, order, groups, pool.outside)
+            fused = fusion.fuse_rankings(pool.lists, opts.weights, opts.fusion, order, groups, pool.outside,
+                                         snap.languages[pool.rows] if opts.agreement else None)
             if opts.feedback and qv is not None:
                 top = pool.rows[fusion.top_k(fused, opts.feedback, order)]
                 extra = self._feedback_scores(cur, snap, qv if cq is None else cq, cq is not None, top,
@@ -890,7 +891,8 @@ class PgIndex:
         lists.update(self._bm25(cur, snap, lexical))
         if opts.mode == "hybrid":
             groups = _language_groups(snap.languages, order) if opts.language_pools else None
-            scores = fusion.fuse_rankings(lists, opts.weights, opts.fusion, order, groups)
+            scores = fusion.fuse_rankings(lists, opts.weights, opts.fusion, order, groups,
+                                          languages=snap.languages if opts.agreement else None)
             if opts.feedback and qv is not None:
                 top = fusion.top_k(scores, opts.feedback, order)
                 extra = self._feedback_scores(cur, snap, qv if cq is None else cq, cq is not None, top,

@@ -1,0 +1,162 @@
+"""A query-adaptive weight for the translated ranking, studied for the mixed protocol and not shipped.
+
+In the mixed protocol (no language filter) the same-language articles outrank a query's translation in four of
+the five rankings hybrid search fuses; only the translated query's BM25 (``lexical_translated``) favours the
+other language. Raising its weight for every query finds translations (books 3-4 mixed 0.42 -> 0.83 at weight 3)
+and wrecks English questions on the policy corpus, whose answers are often in the query's own language. The
+lever studied here raises it only when two independent cross-lingual signals agree: the translated BM25's best
+chunk is also the best chunk of its language under another ranking (the centred sentence ranking, or centred
+dense search). That is evidence from the scores alone, not a switch and nothing keyed to this data.
+
+Protocol, as ``fit_translations --choose``: the choice is read on books 1-2 with translations learned on the
+other book (the shipped ones were learned on both, which makes books 1-2 in-sample), the policy sets dev, own,
+held-out and fresh guard it, and books 3-4 with the shipped translations confirm it. The sealed set is not read.
+
+Run: ``PYTHONPATH=. python -m benchmarks.agreement [--work DIR] [--out benchmarks/results/agreement.json]``
+(about five minutes with the parallel index kept in DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import swsearch
+from swsearch import fusion, translations
+from swsearch.evaluate import contains_span, load_queries
+
+from . import parallel
+from .common import DEV_QUERIES, FRESH_QUERIES, HELDOUT_QUERIES, OWN_QUERIES
+from .fit_translations import token_pairs
+
+POLICY = {"dev": DEV_QUERIES, "own": OWN_QUERIES, "heldout": HELDOUT_QUERIES, "fresh": FRESH_QUERIES}
+DIRECTIONS = ("en->en", "en->zh", "zh->zh", "zh->en")
+#: name -> (the ranking that must agree with the translated BM25's best chunk, weights when it does); None: the
+#: fixed default weights; an empty signal: the weights for every query
+VARIANTS: dict[str, tuple[str, dict[str, float]] | None] = {
+    "default (fixed weights)": None,
+    "translated weight 3 for every query": ("", {"lexical_translated": 3.0}),
+    "translated weight 2 when the sentence ranking agrees": ("sentence", {"lexical_translated": 2.0}),
+    "translated weight 3 when the sentence ranking agrees": ("sentence", {"lexical_translated": 3.0}),
+    "translated weight 3 when centred dense agrees": ("dense_centred", {"lexical_translated": 3.0}),
+}
+
+
+def agrees(lists: dict[str, np.ndarray], languages: np.ndarray, signal: str) -> bool:
+    """Whether the translated BM25's best chunk is also the best chunk of its language under ``signal``."""
+    translated = np.asarray(lists["lexical_translated"])
+    top = int(np.argmax(translated))
+    if translated[top] <= 0:
+        return False
+    same = np.flatnonzero(languages == languages[top])
+    return int(same[np.argmax(np.asarray(lists[signal])[same])]) == top
+
+
+def fused(lists: dict[str, np.ndarray], index: swsearch.Index, variant: tuple[str, dict] | None) -> np.ndarray:
+    """What hybrid search would rank by under ``variant`` (the default's fusion, weights changed or not)."""
+    weights = dict(fusion.HYBRID_WEIGHTS)
+    if variant is not None and (not variant[0] or agrees(lists, index.chunk_languages, variant[0])):
+        weights.update(variant[1])
+    return fusion.fuse_rankings(lists, weights, "rrf", index.tie_order)
+
+
+def reciprocal_ranks(index: swsearch.Index, scores: list[np.ndarray], relevant: np.ndarray,
+                     keep: np.ndarray | None = None) -> np.ndarray:
+    """Each query's reciprocal rank of its first relevant chunk in the top 10 (0 beyond)."""
+    out = []
+    for i, s in enumerate(scores):
+        s = s if keep is None else np.where(keep[i], s, -np.inf)
+        hit = np.flatnonzero(relevant[i][fusion.top_k(s, 10, index.tie_order)])
+        out.append(1.0 / (hit[0] + 1) if len(hit) else 0.0)
+    return np.array(out)
+
+
+def parallel_rows(index: swsearch.Index, pairs: list[dict]) -> dict[str, dict[str, float]]:
+    """MRR@10 of every variant on ``pairs``: filtered and mixed first sentence, filtered whole text, both ways."""
+    docs = np.array([c.doc_id for c in index.chunks])
+    rows: dict[str, dict[str, float]] = {name: {} for name in VARIANTS}
+    for src, dst in (("zh", "en"), ("en", "zh")):
+        target = np.stack([docs == f"{p['id']}-{dst}" for p in pairs])
+        own = np.stack([docs == f"{p['id']}-{src}" for p in pairs])
+        to_dst = np.broadcast_to(index.chunk_languages == dst, target.shape)
+        for kind, queries in (("first", [parallel.first_sentence(p[src]) for p in pairs]),
+                              ("whole", [p[src][:swsearch.index.MAX_QUERY_CHARS] for p in pairs])):
+            lists = index.component_scores(queries)
+            for name, variant in VARIANTS.items():
+                scores = [fused(one, index, variant) for one in lists]
+                rows[name][f"filtered {kind} {src}->{dst}"] = round(float(
+                    reciprocal_ranks(index, scores, target, to_dst).mean()), 4)
+                if kind == "first":
+                    rows[name][f"mixed first {src}->{dst}"] = round(float(
+                        reciprocal_ranks(index, scores, target, ~own).mean()), 4)
+    return rows
+
+
+def policy_rows() -> dict[str, dict[str, float]]:
+    """MRR@10 of every variant on the policy sets dev, own, held-out and fresh, all directions and each."""
+    index = swsearch.default_index()
+    rows: dict[str, dict[str, float]] = {name: {} for name in VARIANTS}
+    for set_name, path in POLICY.items():
+        qs = load_queries(path)
+        relevant = np.array([[contains_span(c.text, q["gold"]) for c in index.chunks] for q in qs])
+        directions = np.array([q["lang"] for q in qs])
+        lists = index.component_scores([q["query"] for q in qs])
+        for name, variant in VARIANTS.items():
+            rr = reciprocal_ranks(index, [fused(one, index, variant) for one in lists], relevant)
+            rows[name][f"{set_name} all"] = round(float(rr.mean()), 4)
+            rows[name].update({f"{set_name} {d}": round(float(rr[directions == d].mean()), 4) for d in DIRECTIONS})
+    return rows
+
+
+def run(work: Path | None) -> dict:
+    pairs = parallel.load_pairs(False)
+    index = parallel.built_index(pairs, work)
+    res: dict = {"choice": {}, "confirmation": {}, "policy": policy_rows()}
+    a, b = parallel.SUBSPACE_BOOKS
+    for learn_on, score_on in ((a, b), (b, a)):
+        variant = copy.copy(index)
+        variant.lexical = index.lexical.with_learned(
+            translations.learn(token_pairs([p for p in pairs if p["book"] == learn_on])))
+        res["choice"][f"learned on book {learn_on}, scored on book {score_on}"] = parallel_rows(
+            variant, [p for p in pairs if p["book"] == score_on])
+    held = [p for p in pairs if p["book"] not in parallel.SUBSPACE_BOOKS]
+    shipped = copy.copy(index)  # whatever the tables of a kept index were built with
+    shipped.lexical = index.lexical.with_learned(None)
+    res["confirmation"][f"books 3-4 ({len(held)} pairs), shipped translations"] = parallel_rows(shipped, held)
+    return res
+
+
+def tables(res: dict) -> str:
+    """The results as markdown tables."""
+    out = []
+    for part in ("choice", "confirmation"):
+        for label, rows in res[part].items():
+            cols = list(next(iter(rows.values())))
+            out += [f"{part}: {label}", "", "| variant | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+            out += [f"| {name} | " + " | ".join(f"{v:.3f}" for v in row.values()) + " |" for name, row in rows.items()]
+            out.append("")
+    cols = [c for c in next(iter(res["policy"].values())) if c.endswith(("all", "en->en"))]
+    out += ["policy sets", "", "| variant | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    out += [f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in cols) + " |" for name, row in res["policy"].items()]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.agreement", description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, help="keep the parallel index here and reuse it")
+    parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+    res = run(args.work)
+    if args.out:
+        args.out.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(tables(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
