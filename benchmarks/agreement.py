@@ -1,4 +1,4 @@
-"""A query-adaptive weight for the translated ranking, studied for the mixed protocol and not shipped.
+"""A query-adaptive weight for the translated ranking: the study that chose the default's agreement lever.
 
 In the mixed protocol (no language filter) the same-language articles outrank a query's translation in four of
 the five rankings hybrid search fuses; only the translated query's BM25 (``lexical_translated``) favours the
@@ -6,7 +6,8 @@ other language. Raising its weight for every query finds translations (books 3-4
 and wrecks English questions on the policy corpus, whose answers are often in the query's own language. The
 lever studied here raises it only when two independent cross-lingual signals agree: the translated BM25's best
 chunk is also the best chunk of its language under another ranking (the centred sentence ranking, or centred
-dense search). That is evidence from the scores alone, not a switch and nothing keyed to this data.
+dense search). That is evidence from the scores alone, not a switch and nothing keyed to this data. The
+default ships weight 2 under sentence agreement (``fusion.translation_agreed``, ``search(agreement=...)``).
 
 Protocol, as ``fit_translations --choose``: the choice is read on books 1-2 with translations learned on the
 other book (the shipped ones were learned on both, which makes books 1-2 in-sample), the policy sets dev, own,
@@ -18,9 +19,7 @@ Run: ``PYTHONPATH=. python -m benchmarks.agreement [--work DIR] [--out benchmark
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import sys
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from swsearch import fusion, translations
 from swsearch.evaluate import contains_span, load_queries
 
 from . import parallel
-from .common import DEV_QUERIES, FRESH_QUERIES, HELDOUT_QUERIES, OWN_QUERIES
+from .common import DEV_QUERIES, FRESH_QUERIES, HELDOUT_QUERIES, OWN_QUERIES, study_main
 from .fit_translations import token_pairs
 
 POLICY = {"dev": DEV_QUERIES, "own": OWN_QUERIES, "heldout": HELDOUT_QUERIES, "fresh": FRESH_QUERIES}
@@ -147,15 +146,7 @@ def tables(res: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.agreement", description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, help="keep the parallel index here and reuse it")
-    parser.add_argument("--out", type=Path, help="write the figures as JSON here")
-    args = parser.parse_args(argv)
-    res = run(args.work)
-    if args.out:
-        args.out.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(tables(res))
-    return 0
+    return study_main(argv, "agreement", __doc__, run, tables)
 
 
 if __name__ == "__main__":

@@ -115,3 +115,19 @@ def index_bytes(path: Path) -> int:
 def write_json(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def study_main(argv: list[str] | None, module: str, doc: str, run, render) -> int:
+    """The command line of a study over the parallel index: ``--work DIR`` keeps that index for the next run,
+    ``--out FILE`` writes the figures as JSON; ``run(work)`` measures and ``render(res)`` prints them."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{module}", description=doc.splitlines()[0])
+    parser.add_argument("--work", type=Path, help="keep the parallel index here and reuse it")
+    parser.add_argument("--out", type=Path, help="write the figures as JSON here")
+    args = parser.parse_args(argv)
+    res = run(args.work)
+    if args.out:
+        args.out.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(render(res))
+    return 0

@@ -18,7 +18,6 @@ Run: ``PYTHONPATH=. python -m benchmarks.user_subspace [--work DIR] [--out FILE]
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -30,6 +29,7 @@ import swsearch
 from swsearch import subspace
 
 from . import parallel, quality
+from .common import study_main
 
 
 def log(msg: str) -> None:
@@ -83,15 +83,7 @@ def run(work: Path | None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.user_subspace", description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, help="keep the parallel index here and reuse it")
-    parser.add_argument("--out", type=Path, help="results JSON")
-    args = parser.parse_args(argv)
-    res = run(args.work)
-    if args.out:
-        args.out.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(json.dumps(res, indent=1, ensure_ascii=False))
-    return 0
+    return study_main(argv, "user_subspace", __doc__, run, lambda res: json.dumps(res, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":
