@@ -46,6 +46,10 @@ VARIANTS: dict[str, tuple[str, dict[str, float]] | None] = {
 }
 
 
+#: the row that counts, instead of an MRR, the share of queries where the sentence ranking agrees
+SHARE = "(share of the queries where the sentence ranking agrees)"
+
+
 def agrees(lists: dict[str, np.ndarray], languages: np.ndarray, signal: str) -> bool:
     """Whether the translated BM25's best chunk is also the best chunk of its language under ``signal``."""
     translated = np.asarray(lists["lexical_translated"])
@@ -78,7 +82,7 @@ def reciprocal_ranks(index: swsearch.Index, scores: list[np.ndarray], relevant: 
 def parallel_rows(index: swsearch.Index, pairs: list[dict]) -> dict[str, dict[str, float]]:
     """MRR@10 of every variant on ``pairs``: filtered and mixed first sentence, filtered whole text, both ways."""
     docs = np.array([c.doc_id for c in index.chunks])
-    rows: dict[str, dict[str, float]] = {name: {} for name in VARIANTS}
+    rows: dict[str, dict[str, float]] = {name: {} for name in (*VARIANTS, SHARE)}
     for src, dst in (("zh", "en"), ("en", "zh")):
         target = np.stack([docs == f"{p['id']}-{dst}" for p in pairs])
         own = np.stack([docs == f"{p['id']}-{src}" for p in pairs])
@@ -86,6 +90,10 @@ def parallel_rows(index: swsearch.Index, pairs: list[dict]) -> dict[str, dict[st
         for kind, queries in (("first", [parallel.first_sentence(p[src]) for p in pairs]),
                               ("whole", [p[src][:swsearch.index.MAX_QUERY_CHARS] for p in pairs])):
             lists = index.component_scores(queries)
+            share = round(float(np.mean([agrees(one, index.chunk_languages, "sentence") for one in lists])), 4)
+            rows[SHARE][f"filtered {kind} {src}->{dst}"] = share
+            if kind == "first":
+                rows[SHARE][f"mixed first {src}->{dst}"] = share
             for name, variant in VARIANTS.items():
                 scores = [fused(one, index, variant) for one in lists]
                 rows[name][f"filtered {kind} {src}->{dst}"] = round(float(
@@ -99,12 +107,15 @@ def parallel_rows(index: swsearch.Index, pairs: list[dict]) -> dict[str, dict[st
 def policy_rows() -> dict[str, dict[str, float]]:
     """MRR@10 of every variant on the policy sets dev, own, held-out and fresh, all directions and each."""
     index = swsearch.default_index()
-    rows: dict[str, dict[str, float]] = {name: {} for name in VARIANTS}
+    rows: dict[str, dict[str, float]] = {name: {} for name in (*VARIANTS, SHARE)}
     for set_name, path in POLICY.items():
         qs = load_queries(path)
         relevant = np.array([[contains_span(c.text, q["gold"]) for c in index.chunks] for q in qs])
         directions = np.array([q["lang"] for q in qs])
         lists = index.component_scores([q["query"] for q in qs])
+        fires = np.array([agrees(one, index.chunk_languages, "sentence") for one in lists], dtype=float)
+        rows[SHARE][f"{set_name} all"] = round(float(fires.mean()), 4)
+        rows[SHARE].update({f"{set_name} {d}": round(float(fires[directions == d].mean()), 4) for d in DIRECTIONS})
         for name, variant in VARIANTS.items():
             rr = reciprocal_ranks(index, [fused(one, index, variant) for one in lists], relevant)
             rows[name][f"{set_name} all"] = round(float(rr.mean()), 4)
