@@ -31,7 +31,6 @@ from swsearch.evaluate import contains_span, load_queries
 
 from . import parallel
 from .common import DEV_QUERIES, FRESH_QUERIES, HELDOUT_QUERIES, OWN_QUERIES, study_main
-from .fit_translations import token_pairs
 
 POLICY = {"dev": DEV_QUERIES, "own": OWN_QUERIES, "heldout": HELDOUT_QUERIES, "fresh": FRESH_QUERIES}
 DIRECTIONS = ("en->en", "en->zh", "zh->zh", "zh->en")
@@ -131,7 +130,7 @@ def run(work: Path | None) -> dict:
     for learn_on, score_on in ((a, b), (b, a)):
         variant = copy.copy(index)
         variant.lexical = index.lexical.with_learned(
-            translations.learn(token_pairs([p for p in pairs if p["book"] == learn_on])))
+            translations.learn(translations.token_pairs([p for p in pairs if p["book"] == learn_on])))
         res["choice"][f"learned on book {learn_on}, scored on book {score_on}"] = parallel_rows(
             variant, [p for p in pairs if p["book"] == score_on])
     held = [p for p in pairs if p["book"] not in parallel.SUBSPACE_BOOKS]

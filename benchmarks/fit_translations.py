@@ -18,18 +18,11 @@ import sys
 from pathlib import Path
 
 from swsearch import translations
-from swsearch.lexical import _CJK_RUN, full_segmenter, tokenize
+from swsearch.translations import token_pairs
 
 from . import parallel
 
 BOOKS = parallel.SUBSPACE_BOOKS
-
-
-def token_pairs(pairs: list[dict]) -> list[tuple[list[str], list[str]]]:
-    """Each pair's Chinese words and English stems, as BM25 indexes them."""
-    seg = full_segmenter()
-    return [([t for t in tokenize(p["zh"], seg) if _CJK_RUN.fullmatch(t)],
-             [t for t in tokenize(p["en"], seg) if not _CJK_RUN.fullmatch(t)]) for p in pairs]
 
 
 #: (min_pairs, min_dice, top) tried by --choose; the first is no learned entries at all

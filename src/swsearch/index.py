@@ -1015,8 +1015,7 @@ class Index:
     def translations_record(self) -> dict[str, Any] | None:
         """How this index's own learned translations were learned (pairs, thresholds, words, date); None without
         them."""
-        learned = None if self.lexical is None else self.lexical.learned
-        return None if learned is None else dict(learned.get("record") or {})
+        return translations.record_of(None if self.lexical is None else self.lexical.learned)
 
     @property
     def subspace_record(self) -> dict[str, Any] | None:

@@ -50,7 +50,7 @@ from .split import Chunk
 from .subspace import RANK as SUBSPACE_RANK
 from .subspace import fit_for_index
 from .subspace import for_model as language_subspace
-from .translations import MIN_DICE, MIN_PAIRS, TOP
+from .translations import MIN_DICE, MIN_PAIRS, TOP, record_of
 from .translations import fit as fit_translations
 
 SCHEMES = ("postgresql://", "postgres://")
@@ -233,6 +233,18 @@ def _own_schema(cur, loc: Location) -> dict | None:
     return config
 
 
+def _bump_version(cur, schema: str) -> None:
+    """The index's next version: every reader reloads (or reads the change log) at its next search."""
+    cur.execute(f"UPDATE {schema}.meta SET value = to_jsonb(value::text::bigint + 1) WHERE key = 'version'")
+
+
+def _write_learned(cur, loc: Location, learned: dict | None) -> None:
+    """Replace the index's own learned translations (``meta``'s ``learned_translations``; None: none)."""
+    cur.execute(f"DELETE FROM {loc.schema}.meta WHERE key = 'learned_translations'")
+    if learned is not None:
+        cur.execute(f"INSERT INTO {loc.schema}.meta VALUES ('learned_translations', %s)", (json.dumps(learned),))
+
+
 def _refresh_derived(cur, loc: Location, log: bool) -> None:
     """Recompute the language centroids (two or more languages, else none) and bump the version; ``log``: the
     index keeps a change log, whose versions older than ``CHANGES_KEPT`` writes are dropped."""
@@ -241,7 +253,7 @@ def _refresh_derived(cur, loc: Location, log: bool) -> None:
     cur.execute(f"SELECT count(DISTINCT language) FROM {s}.chunks")
     if cur.fetchone()[0] >= 2:
         cur.execute(f"INSERT INTO {s}.centroids SELECT language, avg(embedding) FROM {s}.chunks GROUP BY language")
-    cur.execute(f"UPDATE {s}.meta SET value = to_jsonb(value::text::bigint + 1) WHERE key = 'version'")
+    _bump_version(cur, s)
     if log:  # readers further behind than this reload everything
         cur.execute(f"DELETE FROM {s}.changes WHERE version <= (SELECT value::text::bigint FROM {s}.meta "
                     "WHERE key = 'version') - %s", (CHANGES_KEPT,))
@@ -354,9 +366,7 @@ def create(location: str, index) -> PgIndex:
                 cur.execute(statement)
             if index.subspace is not None:
                 _write_subspace(cur, loc, index.subspace, index.config.get("subspace"))
-            if index.lexical.learned is not None:
-                cur.execute(f"INSERT INTO {loc.schema}.meta VALUES ('learned_translations', %s)",
-                            (json.dumps(index.lexical.learned),))
+            _write_learned(cur, loc, index.lexical.learned)
             _refresh_derived(cur, loc, log=False)
             cur.execute(f"ANALYZE {loc.schema}.chunks, {loc.schema}.sentences, {loc.schema}.postings")
     except Error as exc:
@@ -1070,7 +1080,7 @@ class PgIndex:
         with self._lock, self._write() as cur:
             cur.execute(_subspace_ddl(s, int(self.config["model"]["dim"])))
             _write_subspace(cur, self.location, basis, record)
-            cur.execute(f"UPDATE {s}.meta SET value = to_jsonb(value::text::bigint + 1) WHERE key = 'version'")
+            _bump_version(cur, s)
         return self
 
     def fit_translations(self, pairs: str | Path | Iterable[Mapping[str, str]], *, min_pairs: int = MIN_PAIRS,
@@ -1090,16 +1100,12 @@ class PgIndex:
         """``Index.translations_record``: as of the index's latest version."""
         with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
             self._begin_read(cur)
-            learned = self._read(cur).learned
-        return None if learned is None else dict(learned.get("record") or {})
+            return record_of(self._read(cur).learned)
 
     def _set_learned(self, learned: dict | None) -> PgIndex:
-        s = self.location.schema
         with self._lock, self._write() as cur:
-            cur.execute(f"DELETE FROM {s}.meta WHERE key = 'learned_translations'")
-            if learned is not None:
-                cur.execute(f"INSERT INTO {s}.meta VALUES ('learned_translations', %s)", (json.dumps(learned),))
-            cur.execute(f"UPDATE {s}.meta SET value = to_jsonb(value::text::bigint + 1) WHERE key = 'version'")
+            _write_learned(cur, self.location, learned)
+            _bump_version(cur, self.location.schema)
         return self
 
     def _document_embedder(self):
@@ -1126,7 +1132,7 @@ class PgIndex:
                 "counts": {"documents": len(snap.documents), "chunks": len(snap.pks), "sentences": n_sent},
                 "documents": [snap.documents[d] for d in sorted(snap.documents)], "path": self.location.shown,
                 "version": str(snap.version[1]), **({"subspace": snap.subspace_record} if snap.subspace_record else {}),
-                **({"translations": dict(snap.learned.get("record") or {})} if snap.learned else {})}
+                **({"translations": record_of(snap.learned)} if snap.learned else {})}
 
     @property
     def centroids(self) -> dict[str, np.ndarray]:

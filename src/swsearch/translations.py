@@ -95,6 +95,21 @@ def shipped() -> Entries:
     return {"zh2en": data["zh2en"], "en2zh": data["en2zh"]}
 
 
+def token_pairs(pairs: Iterable[Mapping[str, str]]) -> list[tuple[list[str], list[str]]]:
+    """Each pair's Chinese words (``zh``) and English stems (``en``) as an index tokenises them (jieba's full
+    dictionary, Snowball stems): what ``learn`` takes."""
+    from .lexical import _CJK_RUN, full_segmenter, tokenize
+
+    seg = full_segmenter()
+    return [([t for t in tokenize(p["zh"], seg) if _CJK_RUN.fullmatch(t)],
+             [t for t in tokenize(p["en"], seg) if not _CJK_RUN.fullmatch(t)]) for p in pairs]
+
+
+def record_of(learned: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """How an index's own learned translations were learned (their ``record``); None without them."""
+    return None if learned is None else dict(learned.get("record") or {})
+
+
 def fit(pairs: str | Path | Iterable[Mapping[str, Any]], *, min_pairs: int = MIN_PAIRS, min_dice: float = MIN_DICE,
         top: int = TOP) -> dict[str, Any]:
     """An index's own learned translations from a user's pairs (``subspace.read_pairs``: a JSONL file or
@@ -103,7 +118,6 @@ def fit(pairs: str | Path | Iterable[Mapping[str, Any]], *, min_pairs: int = MIN
     import time
 
     from .errors import InputError
-    from .lexical import _CJK_RUN, full_segmenter, tokenize
     from .subspace import read_pairs
 
     if isinstance(min_pairs, bool) or not isinstance(min_pairs, int) or min_pairs < 1:
@@ -113,10 +127,7 @@ def fit(pairs: str | Path | Iterable[Mapping[str, Any]], *, min_pairs: int = MIN
     if isinstance(min_dice, bool) or not isinstance(min_dice, (int, float)) or not 0 < min_dice <= 1:
         raise InputError(f"min_dice must be a number in (0, 1] (got {min_dice!r})")
     texts = read_pairs(pairs, ("zh", "en"))
-    seg = full_segmenter()
-    tokens = [([t for t in tokenize(p["zh"], seg) if _CJK_RUN.fullmatch(t)],
-               [t for t in tokenize(p["en"], seg) if not _CJK_RUN.fullmatch(t)]) for p in texts]
-    entries = learn(tokens, min_pairs=min_pairs, min_dice=min_dice, top=top)
+    entries = learn(token_pairs(texts), min_pairs=min_pairs, min_dice=min_dice, top=top)
     if not entries["zh2en"]:
         raise InputError(f"{len(texts)} pairs gave no translation: no Chinese word and English word occur together "
                          f"in {min_pairs} or more pairs with Dice >= {min_dice}; give more pairs (hundreds)")
