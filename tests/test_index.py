@@ -184,11 +184,16 @@ def test_the_translated_ranking_weighs_more_when_the_sentence_ranking_agrees(tin
     same = tiny_index.search(q, k=5, weights=fusion.HYBRID_WEIGHTS)
     assert [h.score for h in same] == [h.score for h in tiny_index.search(q, k=5, agreement=False)]
     assert [h.score for h in same] != [h.score for h in tiny_index.search(q, k=5)]
-    # the two must name the same chunk: another sentence-ranking winner in that language, and no agreement
+    # the translated ranking's best chunk must be among the sentence ranking's AGREEMENT_TOP best in its language:
+    # put that many others of that language above it and the two no longer agree; one fewer and they still do
     top = int(np.argmax(lists["lexical_translated"]))
-    other = np.flatnonzero((langs == langs[top]) & (np.arange(len(langs)) != top))[0]
-    moved = {**lists, "sentence": np.where(np.arange(len(langs)) == other, 10.0, lists["sentence"])}
-    assert not fusion.translation_agreed(moved, langs, order)
+    others = np.flatnonzero((langs == langs[top]) & (np.arange(len(langs)) != top))
+    assert len(others) >= fusion.AGREEMENT_TOP
+    for n, agreed in ((fusion.AGREEMENT_TOP, False), (fusion.AGREEMENT_TOP - 1, True)):
+        moved = {**lists, "sentence": np.where(np.isin(np.arange(len(langs)), others[:n]), 10.0, lists["sentence"])}
+        assert fusion.translation_agreed(moved, langs, order) is agreed
+        assert fusion.translation_agreed(moved, langs, order, top=n + 1) is True
+        assert fusion.translation_agreed(moved, langs, order, top=n) is False
     assert not fusion.translation_agreed({**lists, "lexical_translated": np.zeros(len(langs))}, langs, order)
     assert not fusion.translation_agreed({k: v for k, v in lists.items() if k != "sentence"}, langs, order)
 
@@ -198,8 +203,12 @@ def test_agreement_breaks_ties_in_tie_order():
 
     langs = np.array(["en", "zh", "zh", "zh"])
     lists = {"lexical_translated": np.array([0.0, 2.0, 2.0, 1.0]), "sentence": np.array([0.9, 0.1, 0.5, 0.2])}
-    assert fusion.translation_agreed(lists, langs, np.array([0, 2, 1, 3]))  # 2 comes first among the tied
-    assert not fusion.translation_agreed(lists, langs, np.array([0, 1, 2, 3]))
+    assert fusion.translation_agreed(lists, langs, np.array([0, 2, 1, 3]), top=1)  # 2 comes first among the tied
+    assert not fusion.translation_agreed(lists, langs, np.array([0, 1, 2, 3]), top=1)
+    # tied sentence scores: chunk 1 ranks second of zh in one tie order and third in the other
+    tied = {"lexical_translated": np.array([0.0, 2.0, 0.0, 0.0]), "sentence": np.array([0.9, 0.2, 0.2, 0.5])}
+    assert fusion.translation_agreed(tied, langs, np.array([0, 1, 2, 3]), top=2)
+    assert not fusion.translation_agreed(tied, langs, np.array([0, 2, 1, 3]), top=2)
 
 
 def test_a_chunk_scores_by_its_best_sentence(hash_embedder):

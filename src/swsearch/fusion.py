@@ -34,6 +34,9 @@ FEEDBACK_WEIGHTS = {"feedback": 1.0, "feedback_sentence": 1.0}
 #: the translated query's BM25 weight in RRF when two cross-lingual signals agree (``translation_agreed``); chosen
 #: on books 1-2 of the parallel articles with translations learned on the other book (benchmarks/agreement.py)
 AGREED_TRANSLATED_WEIGHT = 2.0
+#: how high the translated query's best chunk must rank among its language's chunks under the sentence ranking
+#: for the two to agree; chosen with the weight (benchmarks/agreement.py: 1, 2, 3, 5, 10)
+AGREEMENT_TOP = 3
 
 
 def language_centroids(vectors: np.ndarray, languages: np.ndarray) -> dict[str, np.ndarray]:
@@ -199,9 +202,10 @@ def fuse(score_lists: Mapping[str, np.ndarray], weights: Mapping[str, float], me
     raise ValueError(f"unknown fusion method {method!r}; use one of {', '.join(FUSION_METHODS)}")
 
 
-def translation_agreed(lists: Mapping[str, np.ndarray], languages: np.ndarray, order: np.ndarray) -> bool:
+def translation_agreed(lists: Mapping[str, np.ndarray], languages: np.ndarray, order: np.ndarray,
+                       top: int = AGREEMENT_TOP) -> bool:
     """Whether two independent cross-lingual signals point at one chunk: the translated query's best chunk under
-    BM25 is also the best chunk of its language under the sentence ranking (ties in tie-break ``order``).
+    BM25 is among the ``top`` best chunks of its language under the sentence ranking (ties in tie-break ``order``).
 
     Why: with no language filter, the query's own language wins four of the five rankings, so a translation
     of the query's text is pushed down; the translated ranking alone favours the other language, and
@@ -211,11 +215,11 @@ def translation_agreed(lists: Mapping[str, np.ndarray], languages: np.ndarray, o
     if translated is None or sentence is None or not len(order):
         return False
     translated, sentence = np.asarray(translated), np.asarray(sentence)
-    top = int(order[np.argmax(translated[order])])
-    if translated[top] <= 0:
+    best = int(order[np.argmax(translated[order])])
+    if translated[best] <= 0:
         return False
-    same = order[languages[order] == languages[top]]
-    return int(same[np.argmax(sentence[same])]) == top
+    same = order[languages[order] == languages[best]]
+    return bool(np.isin(best, same[np.argsort(-sentence[same], kind="stable")[:top]]))
 
 
 def fuse_rankings(lists: Mapping[str, np.ndarray], weights: Mapping[str, float] | None, method: str,

@@ -603,7 +603,7 @@ class Index:
         ``language_pools`` ranks (rrf) or standardises (convex) the dense rankings within each chunk
         language before fusing (off: it trades same-language for cross-language questions and lost on
         unseen ones). ``agreement`` (on by default): with the default RRF weights, the translated query's
-        ranking weighs more when its best chunk is also the sentence ranking's best in its language
+        ranking weighs more when its best chunk is among the sentence ranking's best three in its language
         (``fusion.translation_agreed``). ``candidates=C`` fuses each ranking's top C chunks instead of every chunk (see
         ``pools.py``; None: exact up to ``pools.POOLS_ABOVE`` chunks, pools above; 0: always exact). An option
         given for a mode it does not apply to is an error.

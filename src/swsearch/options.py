@@ -48,8 +48,8 @@ class SearchOptions:
     ``feedback=n``: pseudo-relevance feedback from the n best chunks. ``fusion``: ``rrf`` or ``convex``;
     ``weights``: per ranking (see ``signals.SIGNALS``; a ranking left out gets 0). ``language_pools``: rank
     the dense rankings within each chunk language before fusing. ``agreement``: with the default RRF weights, the
-    translated query's ranking weighs more when its best chunk is also the sentence ranking's best in that
-    language (``fusion.translation_agreed``; on by default, off for ablations). ``candidates=C``: each ranking
+    translated query's ranking weighs more when its best chunk is among the sentence ranking's best three in
+    that language (``fusion.translation_agreed``; on by default, off for ablations). ``candidates=C``: each ranking
     offers its top C chunks and fusion runs over their union (``pools.py``); 0 scores every chunk; None
     (default): exact up to ``pools.POOLS_ABOVE`` chunks.
     """
