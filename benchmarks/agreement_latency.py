@@ -1,0 +1,65 @@
+"""Warm hybrid search latency with the agreement at depth 1 and at the shipped depth, in one process.
+
+The two settings alternate round by round over the dev, own, held-out and fresh questions on the bundled index,
+so the machine's noise falls on both alike (a full run's latencies move by a few ms between runs here).
+
+Run: ``PYTHONPATH=. python -m benchmarks.agreement_latency [--rounds 6]
+[--out benchmarks/results/agreement_latency.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import swsearch
+from swsearch import fusion
+from swsearch.evaluate import load_queries
+
+from .common import DEV_QUERIES, FRESH_QUERIES, HELDOUT_QUERIES, OWN_QUERIES, machine
+
+
+def measure(rounds: int) -> dict:
+    index = swsearch.default_index()
+    queries = [q["query"] for p in (DEV_QUERIES, OWN_QUERIES, HELDOUT_QUERIES, FRESH_QUERIES) for q in load_queries(p)]
+    for q in queries[:20]:
+        index.search(q, k=10)  # warm up
+    shipped = fusion.translation_agreed
+    depths = (1, fusion.AGREEMENT_TOP)
+    times: dict[int, list[float]] = {d: [] for d in depths}
+    try:
+        for r in range(rounds):
+            for depth in (depths if r % 2 == 0 else depths[::-1]):
+                fusion.translation_agreed = functools.partial(shipped, top=depth)  # what fuse_rankings calls
+                for q in queries:
+                    t = time.perf_counter()
+                    index.search(q, k=10)
+                    times[depth].append((time.perf_counter() - t) * 1000)
+    finally:
+        fusion.translation_agreed = shipped
+    summary = {str(d): {"p50_ms": round(float(np.median(v)), 2), "p95_ms": round(float(np.percentile(v, 95)), 2),
+                        "n": len(v)} for d, v in times.items()}
+    return {"machine": machine(), "queries": len(queries), "rounds": rounds, "depths": summary}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    res = measure(args.rounds)
+    if args.out:
+        args.out.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+    for depth, r in res["depths"].items():
+        print(f"depth {depth}: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms ({r['n']} searches)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
