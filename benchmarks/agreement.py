@@ -157,18 +157,20 @@ def run(work: Path | None) -> dict:
     return res
 
 
+def _markdown(rows: dict[str, dict[str, float]], cols: list[str]) -> list[str]:
+    """One markdown table: a row per variant, a column per ``cols`` key."""
+    return (["| variant | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+            + [f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in cols) + " |" for name, row in rows.items()])
+
+
 def tables(res: dict) -> str:
     """The results as markdown tables."""
     out = []
     for part in ("choice", "confirmation"):
         for label, rows in res[part].items():
-            cols = list(next(iter(rows.values())))
-            out += [f"{part}: {label}", "", "| variant | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-            out += [f"| {name} | " + " | ".join(f"{v:.3f}" for v in row.values()) + " |" for name, row in rows.items()]
-            out.append("")
+            out += [f"{part}: {label}", "", *_markdown(rows, list(next(iter(rows.values())))), ""]
     cols = [c for c in next(iter(res["policy"].values())) if c.endswith(("all", "en->en"))]
-    out += ["policy sets", "", "| variant | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-    out += [f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in cols) + " |" for name, row in res["policy"].items()]
+    out += ["policy sets", "", *_markdown(res["policy"], cols)]
     return "\n".join(out)
 
 
@@ -177,9 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--confirm"]:  # the sealed sets, read once each to confirm a choice; no parallel index needed
         res = policy_rows(CONFIRM)
         (REPO / "benchmarks" / "results" / "agreement_confirm.json").write_text(json.dumps(res, indent=1) + "\n")
-        cols = [c for c in next(iter(res.values())) if c.endswith("all") or "->" in c]
-        print("| variant | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
-        print("\n".join(f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in cols) + " |" for name, row in res.items()))
+        print("\n".join(_markdown(res, list(next(iter(res.values()))))))
         return 0
     return study_main(argv, "agreement", __doc__, run, tables)
 

@@ -22,12 +22,13 @@ import swsearch
 from swsearch import fusion
 from swsearch.evaluate import load_queries
 
-from .common import DEV_QUERIES, FRESH_QUERIES, HELDOUT_QUERIES, OWN_QUERIES, machine
+from .agreement import POLICY
+from .common import machine
 
 
 def measure(rounds: int) -> dict:
     index = swsearch.default_index()
-    queries = [q["query"] for p in (DEV_QUERIES, OWN_QUERIES, HELDOUT_QUERIES, FRESH_QUERIES) for q in load_queries(p)]
+    queries = [q["query"] for path in POLICY.values() for q in load_queries(path)]
     for q in queries[:20]:
         index.search(q, k=10)  # warm up
     shipped = fusion.translation_agreed

@@ -219,7 +219,10 @@ def translation_agreed(lists: Mapping[str, np.ndarray], languages: np.ndarray, o
     if translated[best] <= 0:
         return False
     same = order[languages[order] == languages[best]]
-    return bool(np.isin(best, same[np.argsort(-sentence[same], kind="stable")[:top]]))
+    scores, at = sentence[same], int(np.flatnonzero(same == best)[0])
+    # its rank in its language: the chunks scoring higher, and those tied with it that come first in tie order
+    ahead = np.count_nonzero(scores > scores[at]) + np.count_nonzero(scores[:at] == scores[at])
+    return bool(ahead < top)
 
 
 def fuse_rankings(lists: Mapping[str, np.ndarray], weights: Mapping[str, float] | None, method: str,
