@@ -27,6 +27,8 @@ FRESH_QUERIES = REPO / "benchmarks" / "data" / "policy_fresh_queries.jsonl"
 #: written before any #15 lever was tried and read once, to confirm the language subspace (2026-12-07)
 SEALED_QUERIES = REPO / "benchmarks" / "data" / "policy_sealed_queries.jsonl"
 SEALED2_QUERIES = REPO / "benchmarks" / "data" / "policy_sealed2_queries.jsonl"
+#: written in the eighteenth session before anything was tried; read by no choice (benchmarks.agreement --confirm)
+SEALED3_QUERIES = REPO / "benchmarks" / "data" / "policy_sealed3_queries.jsonl"
 GNU_TIME = shutil.which("time") if os.path.exists("/usr/bin/time") else None
 
 
