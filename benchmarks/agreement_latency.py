@@ -1,6 +1,7 @@
-"""Warm hybrid search latency with the agreement at depth 1 and at the shipped depth, in one process.
+"""Warm hybrid search latency of the agreement's settings, in one process: depth 1, the shipped depth without the
+evidence rule (``fusion.translation_evident``), and the default (both rules).
 
-The two settings alternate round by round over the dev, own, held-out and fresh questions on the bundled index,
+The settings alternate round by round over the dev, own, held-out and fresh questions on the bundled index,
 so the machine's noise falls on both alike (a full run's latencies move by a few ms between runs here).
 
 Run: ``PYTHONPATH=. python -m benchmarks.agreement_latency [--rounds 6]
@@ -31,22 +32,26 @@ def measure(rounds: int) -> dict:
     queries = [q["query"] for path in POLICY.values() for q in load_queries(path)]
     for q in queries[:20]:
         index.search(q, k=10)  # warm up
-    shipped = fusion.translation_agreed
-    depths = (1, fusion.AGREEMENT_TOP)
-    times: dict[int, list[float]] = {d: [] for d in depths}
+    agreed, evident = fusion.translation_agreed, fusion.translation_evident
+    settings = {"depth 1, no evidence rule": (1, False),
+                f"depth {fusion.AGREEMENT_TOP}, no evidence rule": (fusion.AGREEMENT_TOP, False),
+                f"default (depth {fusion.AGREEMENT_TOP} and the evidence rule)": (fusion.AGREEMENT_TOP, True)}
+    times: dict[str, list[float]] = {name: [] for name in settings}
     try:
         for r in range(rounds):
-            for depth in (depths if r % 2 == 0 else depths[::-1]):
-                fusion.translation_agreed = functools.partial(shipped, top=depth)  # what fuse_rankings calls
+            for name in (list(settings) if r % 2 == 0 else list(settings)[::-1]):
+                depth, use_evidence = settings[name]
+                fusion.translation_agreed = functools.partial(agreed, top=depth)  # what fuse_rankings calls
+                fusion.translation_evident = evident if use_evidence else (lambda *a, **kw: False)
                 for q in queries:
                     t = time.perf_counter()
                     index.search(q, k=10)
-                    times[depth].append((time.perf_counter() - t) * 1000)
+                    times[name].append((time.perf_counter() - t) * 1000)
     finally:
-        fusion.translation_agreed = shipped
-    summary = {str(d): {"p50_ms": round(float(np.median(v)), 2), "p95_ms": round(float(np.percentile(v, 95)), 2),
-                        "n": len(v)} for d, v in times.items()}
-    return {"machine": machine(), "queries": len(queries), "rounds": rounds, "depths": summary}
+        fusion.translation_agreed, fusion.translation_evident = agreed, evident
+    summary = {name: {"p50_ms": round(float(np.median(v)), 2), "p95_ms": round(float(np.percentile(v, 95)), 2),
+                      "n": len(v)} for name, v in times.items()}
+    return {"machine": machine(), "queries": len(queries), "rounds": rounds, "settings": summary}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     res = measure(args.rounds)
     if args.out:
         args.out.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
-    for depth, r in res["depths"].items():
-        print(f"depth {depth}: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms ({r['n']} searches)")
+    for name, r in res["settings"].items():
+        print(f"{name}: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms ({r['n']} searches)")
     return 0
 
 

@@ -13,13 +13,23 @@ import swsearch
 from swsearch.evaluate import load_beir_qrels, load_queries, score_span_queries, trec_scores
 from swsearch.split import sentence_spans
 
-from .common import DEV_QUERIES, FRESH_QUERIES, HELDOUT_QUERIES, OWN_QUERIES, SCIFACT, SEALED2_QUERIES, SEALED_QUERIES
+from .common import (
+    DEV_QUERIES,
+    FRESH_QUERIES,
+    HELDOUT_QUERIES,
+    OWN_QUERIES,
+    SCIFACT,
+    SEALED2_QUERIES,
+    SEALED3_QUERIES,
+    SEALED_QUERIES,
+)
 
 
 def query_sets(quick: bool) -> dict[str, list[dict]]:
     sets = {"dev": load_queries(DEV_QUERIES), "own": load_queries(OWN_QUERIES),
             "heldout": load_queries(HELDOUT_QUERIES), "fresh": load_queries(FRESH_QUERIES),
-            "sealed": load_queries(SEALED_QUERIES), "sealed2": load_queries(SEALED2_QUERIES)}
+            "sealed": load_queries(SEALED_QUERIES), "sealed2": load_queries(SEALED2_QUERIES),
+            "sealed3": load_queries(SEALED3_QUERIES)}
     return {k: v[::4] for k, v in sets.items()} if quick else sets
 
 

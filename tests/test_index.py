@@ -198,6 +198,55 @@ def test_the_translated_ranking_weighs_more_when_the_sentence_ranking_agrees(tin
     assert not fusion.translation_agreed({k: v for k, v in lists.items() if k != "sentence"}, langs, order)
 
 
+def test_the_translated_ranking_weighs_more_when_its_best_match_is_strong_on_its_own(tiny_index, monkeypatch):
+    from swsearch import fusion
+
+    q = "volunteers personal information hours recorded"
+    (lists,) = tiny_index.component_scores([q])
+    order, langs, n = tiny_index.tie_order, tiny_index.chunk_languages, len(tiny_index)
+    best = float(np.max(lists["lexical_translated"]))
+    assert best > 0
+    # the threshold is evidence x ln(chunks), strictly above; both sides of it
+    assert fusion.translation_evident(lists, n, best / np.log(n) * 0.99)
+    assert not fusion.translation_evident(lists, n, best / np.log(n) * 1.01)
+    assert not fusion.translation_evident({**lists, "lexical_translated": np.zeros(n)}, n, 0.0)
+    assert not fusion.translation_evident({k: v for k, v in lists.items() if k != "lexical_translated"}, n, 0.0)
+    # without the sentence ranking's agreement, evidence alone weighs the translated ranking up in search ...
+    disagree = {**lists, "sentence": np.where(langs == langs[int(np.argmax(lists["lexical_translated"]))], -1.0, 1.0)}
+    assert not fusion.translation_agreed(disagree, langs, order)
+    agreed = {**fusion.HYBRID_WEIGHTS, "lexical_translated": fusion.AGREED_TRANSLATED_WEIGHT}
+    for evidence, weights in ((best / np.log(n) * 0.99, agreed), (best / np.log(n) * 1.01, fusion.HYBRID_WEIGHTS)):
+        monkeypatch.setattr(fusion, "TRANSLATED_EVIDENCE", evidence)
+        got = fusion.fuse_rankings(disagree, None, "rrf", order, languages=langs)
+        assert np.array_equal(got, fusion.fuse(disagree, weights, "rrf", order))
+    # ... and through search itself, for a query whose two rankings do not agree; agreement=False turns it off
+    q2 = "social work talent"
+    (lists2,) = tiny_index.component_scores([q2])
+    best2 = float(np.max(lists2["lexical_translated"]))
+    assert best2 > 0 and not fusion.translation_agreed(lists2, langs, order)
+    for evidence, kw, weights in ((best2 / np.log(n) * 0.99, {}, agreed),
+                                  (best2 / np.log(n) * 1.01, {}, fusion.HYBRID_WEIGHTS),
+                                  (best2 / np.log(n) * 0.99, {"agreement": False}, fusion.HYBRID_WEIGHTS)):
+        monkeypatch.setattr(fusion, "TRANSLATED_EVIDENCE", evidence)
+        hits = tiny_index.search(q2, k=n, **kw)
+        assert np.allclose([h.score for h in hits], np.sort(fusion.fuse(lists2, weights, "rrf", order))[::-1])
+    assert not np.allclose(fusion.fuse(lists2, agreed, "rrf", order), fusion.fuse(lists2, fusion.HYBRID_WEIGHTS,
+                                                                                   "rrf", order))
+    # a candidate pool's scores are a few rows: the threshold still counts the corpus's chunks, not the pool's
+    top = int(np.argmax(lists["lexical_translated"]))
+    pool = np.sort(np.concatenate([[top], np.flatnonzero((langs == langs[top]) & (np.arange(n) != top))[:3]]))
+    part = {name: v[pool] for name, v in lists.items()}
+    part["sentence"] = np.where(pool == top, -1.0, 1.0)  # the three others rank above it: no agreement
+    monkeypatch.setattr(fusion, "TRANSLATED_EVIDENCE", float(np.max(part["lexical_translated"])) / np.log(n) * 1.01)
+    assert fusion.translation_evident(part, len(pool)) and not fusion.translation_evident(part, n)
+    local = np.arange(len(pool))
+    assert len(pool) == 4 and not fusion.translation_agreed(part, langs[pool], local)
+    small = fusion.fuse_rankings(part, None, "rrf", local, languages=langs[pool], corpus_size=n)
+    assert np.array_equal(small, fusion.fuse(part, fusion.HYBRID_WEIGHTS, "rrf", local))
+    wrong = fusion.fuse_rankings(part, None, "rrf", local, languages=langs[pool])  # len(order): the pool's size
+    assert np.array_equal(wrong, fusion.fuse(part, agreed, "rrf", local))
+
+
 def test_agreement_breaks_ties_in_tie_order():
     from swsearch import fusion
 

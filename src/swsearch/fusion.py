@@ -12,6 +12,7 @@ paragraph's mean-pooled vector, but not in its own.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -37,6 +38,10 @@ AGREED_TRANSLATED_WEIGHT = 2.0
 #: how high the translated query's best chunk must rank among its language's chunks under the sentence ranking
 #: for the two to agree; chosen with the weight (benchmarks/agreement.py: 1, 2, 3, 5, 10)
 AGREEMENT_TOP = 3
+#: how strong the translated query's best BM25 match must be, in units of ln(number of chunks), for the translated
+#: ranking to weigh ``AGREED_TRANSLATED_WEIGHT`` even when the sentence ranking does not agree
+#: (``translation_evident``); chosen with the weight on books 1-2 (benchmarks/agreement.py: 1.5 to 2.5)
+TRANSLATED_EVIDENCE = 2.0
 
 
 def language_centroids(vectors: np.ndarray, languages: np.ndarray) -> dict[str, np.ndarray]:
@@ -225,19 +230,38 @@ def translation_agreed(lists: Mapping[str, np.ndarray], languages: np.ndarray, o
     return bool(ahead < top)
 
 
+def translation_evident(lists: Mapping[str, np.ndarray], corpus_size: int, evidence: float | None = None) -> bool:
+    """Whether the translated query's best chunk matches it strongly on its own: its BM25 score is above
+    ``evidence`` times ln(``corpus_size``), the idf of a word found in one chunk and so about the most one query
+    word adds (BM25 here is idf times a saturating term frequency below 1): two rare words' worth at the default
+    (None: ``TRANSLATED_EVIDENCE``).
+
+    Why: where the sentence ranking does not agree, a translated query that still matches one chunk on several
+    rare words has most likely found its translation or a close answer; weaker matches (short questions, common
+    words) are where weighting it up costs same-language answers (benchmarks/agreement.py)."""
+    translated = lists.get("lexical_translated")
+    if translated is None or corpus_size < 2 or not len(translated):
+        return False
+    evidence = TRANSLATED_EVIDENCE if evidence is None else evidence
+    return bool(float(np.max(translated)) > evidence * math.log(corpus_size))
+
+
 def fuse_rankings(lists: Mapping[str, np.ndarray], weights: Mapping[str, float] | None, method: str,
                   order: np.ndarray, groups: list[np.ndarray] | None = None,
-                  outside: Outside | None = None, languages: np.ndarray | None = None) -> np.ndarray:
+                  outside: Outside | None = None, languages: np.ndarray | None = None,
+                  corpus_size: int | None = None) -> np.ndarray:
     """Hybrid search's fusion of its named rankings, for every store: ``weights`` (None: the signals' defaults
     for ``method``), a one-line InputError when every ranking used has weight 0, and with ``groups`` (two or
     more, each in tie-break order) the per-language rankings first put on each group's own scale (ranked
     inside the pool only: ``outside`` then applies to the other rankings). With the entries' ``languages``
     (``search(agreement=True)``, the default), default RRF weights and no groups, the translated ranking
-    weighs ``AGREED_TRANSLATED_WEIGHT`` when ``translation_agreed``."""
+    weighs ``AGREED_TRANSLATED_WEIGHT`` when ``translation_agreed`` or ``translation_evident`` (``corpus_size``:
+    the chunks BM25's idf counts; None: ``len(order)``, right for full score arrays, not for a candidate pool)."""
     if weights is None:
         weights = default_weights(method)
         if (languages is not None and method == "rrf" and (groups is None or len(groups) < 2)
-                and translation_agreed(lists, languages, order)):
+                and (translation_agreed(lists, languages, order)
+                     or translation_evident(lists, len(order) if corpus_size is None else corpus_size))):
             weights = {**weights, "lexical_translated": AGREED_TRANSLATED_WEIGHT}
     if not any(effective_weights(lists, weights).get(name, 0.0) for name in lists):
         raise InputError(f"every ranking this search uses has weight 0; give one of {', '.join(lists)} a "

@@ -604,7 +604,8 @@ class Index:
         language before fusing (off: it trades same-language for cross-language questions and lost on
         unseen ones). ``agreement`` (on by default): with the default RRF weights, the translated query's
         ranking weighs more when its best chunk is among the sentence ranking's best three in its language
-        (``fusion.translation_agreed``). ``candidates=C`` fuses each ranking's top C chunks instead of every chunk (see
+        (``fusion.translation_agreed``) or matches it on about two rare words' worth of BM25 or more
+        (``fusion.translation_evident``). ``candidates=C`` fuses each ranking's top C chunks instead of every chunk (see
         ``pools.py``; None: exact up to ``pools.POOLS_ABOVE`` chunks, pools above; 0: always exact). An option
         given for a mode it does not apply to is an error.
         """
@@ -904,7 +905,7 @@ class Index:
             langs = self.chunk_languages if pool is None else self.chunk_languages[pool]
             groups = _language_groups(langs, order) if opts.language_pools else None
             fused = fusion.fuse_rankings(lists, opts.weights, method, order, groups, outside,
-                                         langs if opts.agreement else None)
+                                         langs if opts.agreement else None, len(self.chunks))
             if opts.feedback and qvecs is not None:  # Rocchio: query + mean of the best chunks, ranked again
                 top = fusion.top_k(fused, opts.feedback, order)
                 extra = self._feedback_scores(qvecs[i], top if pool is None else pool[top],

@@ -49,7 +49,8 @@ class SearchOptions:
     ``weights``: per ranking (see ``signals.SIGNALS``; a ranking left out gets 0). ``language_pools``: rank
     the dense rankings within each chunk language before fusing. ``agreement``: with the default RRF weights, the
     translated query's ranking weighs more when its best chunk is among the sentence ranking's best three in
-    that language (``fusion.translation_agreed``; on by default, off for ablations). ``candidates=C``: each ranking
+    that language (``fusion.translation_agreed``) or matches it strongly on its own (``fusion.translation_evident``;
+    on by default, off for ablations). ``candidates=C``: each ranking
     offers its top C chunks and fusion runs over their union (``pools.py``); 0 scores every chunk; None
     (default): exact up to ``pools.POOLS_ABOVE`` chunks.
     """

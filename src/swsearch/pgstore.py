@@ -882,7 +882,7 @@ class PgIndex:
             order = np.arange(len(pool.rows))  # rows, and so the pool, are in tie-break order already
             groups = _language_groups(snap.languages[pool.rows], order) if opts.language_pools else None
             fused = fusion.fuse_rankings(pool.lists, opts.weights, opts.fusion, order, groups, pool.outside,
-                                         snap.languages[pool.rows] if opts.agreement else None)
+                                         snap.languages[pool.rows] if opts.agreement else None, n)
             if opts.feedback and qv is not None:
                 top = pool.rows[fusion.top_k(fused, opts.feedback, order)]
                 extra = self._feedback_scores(cur, snap, qv if cq is None else cq, cq is not None, top,
@@ -902,7 +902,7 @@ class PgIndex:
         if opts.mode == "hybrid":
             groups = _language_groups(snap.languages, order) if opts.language_pools else None
             scores = fusion.fuse_rankings(lists, opts.weights, opts.fusion, order, groups,
-                                          languages=snap.languages if opts.agreement else None)
+                                          languages=snap.languages if opts.agreement else None, corpus_size=n)
             if opts.feedback and qv is not None:
                 top = fusion.top_k(scores, opts.feedback, order)
                 extra = self._feedback_scores(cur, snap, qv if cq is None else cq, cq is not None, top,
