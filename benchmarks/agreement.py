@@ -94,9 +94,8 @@ def evident(lists: dict[str, np.ndarray], index: swsearch.Index, evidence: float
 
 
 def fires(lists: dict[str, np.ndarray], index: swsearch.Index) -> bool:
-    """Whether the default weighs the translated ranking up for this query (``fusion.fuse_rankings``' rule)."""
-    return (agrees(lists, index, "sentence", fusion.AGREEMENT_TOP)
-            or evident(lists, index, fusion.TRANSLATED_EVIDENCE))
+    """Whether the default weighs the translated ranking up for this query (``fusion.translation_favoured``)."""
+    return fusion.translation_favoured(lists, index.chunk_languages, index.tie_order, len(index.chunks))
 
 
 def fused(lists: dict[str, np.ndarray], index: swsearch.Index, variant: tuple | None) -> np.ndarray:

@@ -246,6 +246,15 @@ def translation_evident(lists: Mapping[str, np.ndarray], corpus_size: int, evide
     return bool(float(np.max(translated)) > evidence * math.log(corpus_size))
 
 
+def translation_favoured(lists: Mapping[str, np.ndarray], languages: np.ndarray, order: np.ndarray,
+                         corpus_size: int | None = None) -> bool:
+    """Whether the default RRF weights the translated ranking up for this query (``AGREED_TRANSLATED_WEIGHT``):
+    ``translation_agreed`` or ``translation_evident`` (``corpus_size``: the chunks BM25's idf counts; None:
+    ``len(order)``, right for full score arrays, not for a candidate pool)."""
+    return (translation_agreed(lists, languages, order)
+            or translation_evident(lists, len(order) if corpus_size is None else corpus_size))
+
+
 def fuse_rankings(lists: Mapping[str, np.ndarray], weights: Mapping[str, float] | None, method: str,
                   order: np.ndarray, groups: list[np.ndarray] | None = None,
                   outside: Outside | None = None, languages: np.ndarray | None = None,
@@ -255,13 +264,11 @@ def fuse_rankings(lists: Mapping[str, np.ndarray], weights: Mapping[str, float] 
     more, each in tie-break order) the per-language rankings first put on each group's own scale (ranked
     inside the pool only: ``outside`` then applies to the other rankings). With the entries' ``languages``
     (``search(agreement=True)``, the default), default RRF weights and no groups, the translated ranking
-    weighs ``AGREED_TRANSLATED_WEIGHT`` when ``translation_agreed`` or ``translation_evident`` (``corpus_size``:
-    the chunks BM25's idf counts; None: ``len(order)``, right for full score arrays, not for a candidate pool)."""
+    weighs ``AGREED_TRANSLATED_WEIGHT`` when ``translation_favoured`` (``corpus_size`` as there)."""
     if weights is None:
         weights = default_weights(method)
         if (languages is not None and method == "rrf" and (groups is None or len(groups) < 2)
-                and (translation_agreed(lists, languages, order)
-                     or translation_evident(lists, len(order) if corpus_size is None else corpus_size))):
+                and translation_favoured(lists, languages, order, corpus_size)):
             weights = {**weights, "lexical_translated": AGREED_TRANSLATED_WEIGHT}
     if not any(effective_weights(lists, weights).get(name, 0.0) for name in lists):
         raise InputError(f"every ranking this search uses has weight 0; give one of {', '.join(lists)} a "
