@@ -29,8 +29,8 @@ SEALED_QUERIES = REPO / "benchmarks" / "data" / "policy_sealed_queries.jsonl"
 SEALED2_QUERIES = REPO / "benchmarks" / "data" / "policy_sealed2_queries.jsonl"
 #: written in the eighteenth session before anything was tried; read by no choice (benchmarks.agreement --confirm)
 SEALED3_QUERIES = REPO / "benchmarks" / "data" / "policy_sealed3_queries.jsonl"
-#: written in the nineteenth session before anything was tried; read by no choice and by no benchmark yet, kept for
-#: confirming the next change of the default once
+#: written in the nineteenth session before anything was tried; its cross-language questions read once, filtered to
+#: the answer's language (benchmarks.cross_fusion --confirm); unread by any unfiltered search
 SEALED4_QUERIES = REPO / "benchmarks" / "data" / "policy_sealed4_queries.jsonl"
 GNU_TIME = shutil.which("time") if os.path.exists("/usr/bin/time") else None
 

@@ -43,8 +43,9 @@ SYSTEMS = [
     ("hybrid, CC-CEDICT translation alone (no learned entries)", {}),
     ("hybrid without sentence scores", {"sentences": False}),
     ("hybrid, fixed weights (no agreement lever)", {"agreement": False}),
+    ("hybrid, RRF for every search (fusion=\"rrf\")", {"fusion": "rrf"}),
     ("hybrid + per-language pools (language_pools=True)", {"language_pools": True}),
-    ("hybrid, convex fusion", {"fusion": "convex"}),
+    ("hybrid, convex for every search (fusion=\"convex\")", {"fusion": "convex"}),
 ]
 
 
@@ -61,7 +62,9 @@ VARIANTS = {"hybrid, CC-CEDICT translation alone (no learned entries)": dictiona
 SUBSPACE_BOOKS = (1, 2)
 HELD_OUT_SYSTEMS = ("hybrid (default)", "hybrid without the language subspace",
                     "hybrid, CC-CEDICT translation alone (no learned entries)",
-                    "hybrid, fixed weights (no agreement lever)", "dense (plain)")
+                    "hybrid, fixed weights (no agreement lever)",
+                    "hybrid, RRF for every search (fusion=\"rrf\")",
+                    "dense (plain)")
 
 
 def load_pairs(quick: bool) -> list[dict]:

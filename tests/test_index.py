@@ -198,6 +198,51 @@ def test_the_translated_ranking_weighs_more_when_the_sentence_ranking_agrees(tin
     assert not fusion.translation_agreed({k: v for k, v in lists.items() if k != "sentence"}, langs, order)
 
 
+def test_auto_fusion_is_convex_only_where_no_chunk_searched_is_in_the_query_s_language(tiny_index, tiny_corpus,
+                                                                                       hash_embedder):
+    from swsearch import Index, fusion
+    from swsearch.documents import detect_language
+
+    def scored(hits):
+        return [(h.chunk_id, round(h.score, 9)) for h in hits]
+
+    en, zh = "volunteers personal information hours recorded", "志愿者 个人 信息"
+    n = len(tiny_index)
+    # filtered to the other language: convex, the default weights (and never with explicit ones)
+    for q, other in ((en, "zh"), (zh, "en")):
+        auto = tiny_index.search(q, k=n, language=other)
+        assert scored(auto) == scored(tiny_index.search(q, k=n, language=other, fusion="convex"))
+        assert scored(auto) != scored(tiny_index.search(q, k=n, language=other, fusion="rrf"))
+        assert scored(tiny_index.search(q, k=n, language=other, weights=fusion.HYBRID_WEIGHTS)) == scored(
+            tiny_index.search(q, k=n, language=other, fusion="rrf", weights=fusion.HYBRID_WEIGHTS))
+    # the query's own language among the chunks searched (no filter, or filtered to it): RRF, as before
+    for q, own in ((en, "en"), (zh, "zh")):
+        assert scored(tiny_index.search(q, k=n)) == scored(tiny_index.search(q, k=n, fusion="rrf"))
+        assert scored(tiny_index.search(q, k=n, language=own)) == scored(
+            tiny_index.search(q, k=n, language=own, fusion="rrf"))
+    # a filter by document that keeps only the other language counts the same as a language filter
+    zh_docs = sorted({h.doc_id for h in tiny_index.search(en, k=n, language="zh")})
+    assert scored(tiny_index.search(en, k=n, doc_ids=zh_docs)) == scored(
+        tiny_index.search(en, k=n, doc_ids=zh_docs, fusion="convex"))
+    # a one-language index searched in the other language, with no filter at all
+    for name in ("petition.txt", "mediation.txt"):
+        (tiny_corpus / name).unlink()
+    english = Index.build(tiny_corpus, model=hash_embedder)
+    assert scored(english.search(zh, k=3)) == scored(english.search(zh, k=3, fusion="convex"))
+    assert scored(english.search(en, k=3)) == scored(english.search(en, k=3, fusion="rrf"))
+    # the rule itself
+    assert fusion.fusion_method("auto", None, zh, frozenset({"en"})) == "convex"
+    assert fusion.fusion_method("auto", None, zh, frozenset({"en", "zh"})) == "rrf"
+    assert fusion.fusion_method("auto", {"dense": 1.0}, zh, frozenset({"en"})) == "rrf"
+    french = "Les bénévoles et les heures de service sont enregistrés dans le système"
+    assert detect_language(french) == "other"  # a language without translation: RRF
+    assert fusion.fusion_method("auto", None, french, frozenset({"zh"})) == "rrf"
+    assert fusion.fusion_method("auto", None, zh, frozenset()) == "rrf"
+    assert fusion.fusion_method("rrf", None, zh, frozenset({"en"})) == "rrf"
+    assert fusion.fusion_method("convex", None, en, frozenset({"en"})) == "convex"
+    assert fusion.languages_present(np.array(["en", "zh", "en"])) == frozenset({"en", "zh"})
+
+
 def test_the_translated_ranking_weighs_more_when_its_best_match_is_strong_on_its_own(tiny_index, monkeypatch):
     from swsearch import fusion
 

@@ -74,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--until", metavar="DATE", help="only documents dated on or before DATE (YYYY[-MM[-DD]])")
     q.add_argument("--mode", choices=("hybrid", "dense", "lexical"),
                    help="hybrid (default: dense + BM25 with dictionary translation), dense or lexical")
-    q.add_argument("--fusion", choices=("rrf", "convex"),
-                   help="how hybrid search combines its rankings: rrf (ranks, default) or convex (z-scored scores)")
+    q.add_argument("--fusion", choices=("auto", "rrf", "convex"),
+                   help="how hybrid search combines its rankings: rrf (ranks), convex (z-scored scores) or auto "
+                        "(default: convex when no chunk searched is in the query's language, else rrf)")
     q.add_argument("--candidates", type=_whole_number("--candidates", 0), metavar="C",
                    help="hybrid: fuse each ranking's top C chunks (0: every chunk; default: every chunk up to "
                         "20,000, then 500)")

@@ -598,7 +598,9 @@ class Index:
         (``subspace``: the model's language subspace left out of centred queries, ``subspace.py``). ``feedback=n``
         (hybrid) adds pseudo-relevance feedback: the query vector moves towards its n best chunks and
         their rankings are fused again (off by default: it did not help on our questions). ``fusion``: ``rrf``
-        (ranks, the default) or ``convex`` (z-scored scores); ``weights`` replaces the default weights
+        (ranks), ``convex`` (z-scored scores) or ``auto`` (the default: convex where no chunk the search may
+        return is in the query's language, as a search filtered to the other language, else rrf;
+        ``fusion.fusion_method``); ``weights`` replaces the default weights
         (names of ``signals.SIGNALS``, a ranking left out gets 0; see ``component_scores``).
         ``language_pools`` ranks (rrf) or standardises (convex) the dense rankings within each chunk
         language before fusing (off: it trades same-language for cross-language questions and lost on
@@ -894,13 +896,16 @@ class Index:
         c = pools.pool_size(opts.candidates, len(self.chunks)) if opts.mode == "hybrid" else 0
         c = max(c, k) if c else 0
         per_query, batch = self._component_scores(queries, opts, batch_size, pool=c, allowed=rows)
-        method = opts.fusion
+        present = frozenset()
+        if opts.fusion == "auto" and opts.mode == "hybrid":  # the languages a hit can be in
+            present = fusion.languages_present(self.chunk_languages if rows is None else self.chunk_languages[rows])
         qvecs = batch.centred if batch.centred is not None else batch.plain
         out: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]] = []
         for i, (pool, lists, outside) in enumerate(per_query):
             if opts.mode == "lexical":
                 out.append((None, lists["lexical"].astype(np.float64), self.tie_order))
                 continue
+            method = fusion.fusion_method(opts.fusion, opts.weights, queries[i], present)
             order = self.tie_order if pool is None else self._in_tie_order_local(pool)
             langs = self.chunk_languages if pool is None else self.chunk_languages[pool]
             groups = _language_groups(langs, order) if opts.language_pools else None

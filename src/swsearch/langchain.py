@@ -34,7 +34,7 @@ class SwsearchRetriever(BaseRetriever):
     language: str | None = None
     where: dict[str, Any] | None = None
     mode: str | None = None
-    fusion: str = "rrf"
+    fusion: str = "auto"
     weights: dict[str, float] | None = None
 
     def model_post_init(self, __context: Any) -> None:

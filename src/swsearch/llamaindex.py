@@ -31,7 +31,7 @@ class SwsearchRetriever(BaseRetriever):
 
     def __init__(self, index: Index | str | None = None, *, k: int = 5, doc_ids: Sequence[str] | None = None,
                  language: str | None = None, where: Mapping[str, Any] | None = None, mode: str | None = None,
-                 fusion: str = "rrf", weights: Mapping[str, float] | None = None, **kwargs: Any):
+                 fusion: str = "auto", weights: Mapping[str, float] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.index = open_index(index)
         self.options = {"k": k, "doc_ids": doc_ids, "language": language, "where": where, "mode": mode,

@@ -16,7 +16,7 @@ import numpy as np
 from .errors import InputError
 
 SEARCH_MODES = ("hybrid", "dense", "lexical")
-FUSION_METHODS = ("rrf", "convex")
+FUSION_METHODS = ("auto", "rrf", "convex")
 
 #: the modes each option changes anything in (``mode`` itself applies everywhere)
 APPLIES_TO: dict[str, tuple[str, ...]] = {
@@ -34,7 +34,7 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
 
 #: what a field left at None means
 DEFAULTS: dict[str, Any] = {"centroids": True, "subspace": True, "translate": True, "sentences": True, "feedback": 0,
-                            "fusion": "rrf", "weights": None, "language_pools": False,
+                            "fusion": "auto", "weights": None, "language_pools": False,
                             "agreement": True, "candidates": None}
 
 
@@ -45,9 +45,11 @@ class SearchOptions:
     ``centroids`` / ``translate`` / ``sentences``: language-centred dense scores, dictionary translation of the
     query, each chunk's best sentence (on by default; off for ablations). ``subspace``: centred queries also
     leave out the model's language subspace when it ships one (``subspace.py``; off for ablations).
-    ``feedback=n``: pseudo-relevance feedback from the n best chunks. ``fusion``: ``rrf`` or ``convex``;
-    ``weights``: per ranking (see ``signals.SIGNALS``; a ranking left out gets 0). ``language_pools``: rank
-    the dense rankings within each chunk language before fusing. ``agreement``: with the default RRF weights, the
+    ``feedback=n``: pseudo-relevance feedback from the n best chunks. ``fusion``: ``rrf``, ``convex`` or
+    ``auto`` (default: RRF, or convex when no chunk the search may return is in the query's language and the
+    weights are the defaults; ``fusion.fusion_method``); ``weights``: per ranking (see ``signals.SIGNALS``; a
+    ranking left out gets 0). ``language_pools``: rank the dense rankings within each chunk language before
+    fusing. ``agreement``: with the default RRF weights, the
     translated query's ranking weighs more when its best chunk is among the sentence ranking's best three in
     that language (``fusion.translation_agreed``) or matches it strongly on its own (``fusion.translation_evident``;
     on by default, off for ablations). ``candidates=C``: each ranking

@@ -33,7 +33,7 @@ import json
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -673,10 +673,14 @@ class PgIndex:
             self._begin_read(cur)
             snap = self._read(cur)
             rows = self._rows_for(snap, doc_ids, language, where)
+            present = frozenset()
+            if opts.fusion == "auto" and opts.mode == "hybrid":  # the languages a hit can be in
+                present = fusion.languages_present(snap.languages if rows is None else snap.languages[rows])
             out = []
             for i, q in enumerate(queries):
                 qv = None if qvecs is None else qvecs[i]
-                out.append(self._search_one(cur, snap, q, qv, opts, k, rows))
+                method = fusion.fusion_method(opts.fusion, opts.weights, q, present)
+                out.append(self._search_one(cur, snap, q, qv, replace(opts, fusion=method), k, rows))
             return out
 
     def _rows_for(self, snap: _Snapshot, doc_ids, language, where) -> np.ndarray | None:
