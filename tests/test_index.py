@@ -243,6 +243,19 @@ def test_auto_fusion_is_convex_only_where_no_chunk_searched_is_in_the_query_s_la
     assert fusion.languages_present(np.array(["en", "zh", "en"])) == frozenset({"en", "zh"})
 
 
+def test_an_unfiltered_search_reads_the_chunk_languages_once_per_index(tiny_index, monkeypatch):
+    from swsearch import fusion
+
+    seen = []
+    real = fusion.languages_present
+    monkeypatch.setattr(fusion, "languages_present", lambda langs: seen.append(len(langs)) or real(langs))
+    for _ in range(3):  # auto fusion asks which languages a hit can be in: for every chunk, once
+        tiny_index.search("volunteers personal information")
+    assert seen == [len(tiny_index)]
+    zh = tiny_index.search("volunteers personal information", language="zh")  # a filter: its own rows
+    assert len(seen) == 2 and seen[1] == sum(tiny_index.chunk_languages == "zh") and zh
+
+
 def test_the_translated_ranking_weighs_more_when_its_best_match_is_strong_on_its_own(tiny_index, monkeypatch):
     from swsearch import fusion
 

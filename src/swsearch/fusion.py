@@ -270,9 +270,9 @@ def fusion_method(method: str, weights: Mapping[str, float] | None, query: str, 
 
     Why: with every candidate in the other language (a search filtered to it, or a one-language index), RRF
     over all chunks gives a ranking only its order, and the language-biased plain dense ranking puts every
-    candidate behind the other language's chunks. Convex keeps each score's distance from the mean instead:
-    on the parallel articles filtered to the other language it finds the translation more often than RRF
-    (books 3-4 first sentence 0.899 / 0.900 -> 0.930 / 0.917), and on one-language indexes too; with the
+    candidate behind the chunks in the query's own language. Convex keeps each score's distance from the mean
+    instead: on the parallel articles filtered to the other language it finds the translation more often than
+    RRF (books 3-4 first sentence 0.899 / 0.900 -> 0.930 / 0.916), and on one-language indexes too; with the
     query's language among the candidates RRF stays better (benchmarks/cross_fusion.py)."""
     if method != "auto":
         return method

@@ -371,6 +371,7 @@ class Index:
         self._pools: list[tuple[int, float, float, Any]] | None = None
         self._pool_sample: np.ndarray | None = None
         self._langs: np.ndarray | None = None
+        self._present: frozenset[str] | None = None
         self._tie_order: np.ndarray | None = None
         self._tie_position: np.ndarray | None = None
         #: where this index was loaded from and which version, so that saving a changed copy back over a newer
@@ -883,6 +884,15 @@ class Index:
                     lists[signal.name] = scores
         return [(None, lists, None) for lists in out], batch
 
+    def _languages_in(self, rows: np.ndarray | None) -> frozenset[str]:
+        """The languages of the chunks ``rows`` (None: of every chunk, computed once per index: an unfiltered
+        search must not pay a pass over a million chunks' languages)."""
+        if rows is not None:
+            return fusion.languages_present(self.chunk_languages[rows])
+        if self._present is None:
+            self._present = fusion.languages_present(self.chunk_languages)
+        return self._present
+
     def _in_tie_order_local(self, pool: np.ndarray) -> np.ndarray:
         """Positions into ``pool`` (sorted rows) in tie-break order: the ``order`` fusion takes over a pool."""
         return np.argsort(self.tie_position[pool], kind="stable")
@@ -898,7 +908,7 @@ class Index:
         per_query, batch = self._component_scores(queries, opts, batch_size, pool=c, allowed=rows)
         present = frozenset()
         if opts.fusion == "auto" and opts.mode == "hybrid":  # the languages a hit can be in
-            present = fusion.languages_present(self.chunk_languages if rows is None else self.chunk_languages[rows])
+            present = self._languages_in(rows)
         qvecs = batch.centred if batch.centred is not None else batch.plain
         out: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]] = []
         for i, (pool, lists, outside) in enumerate(per_query):

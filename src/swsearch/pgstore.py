@@ -464,6 +464,13 @@ class _Snapshot:
             self._sample = pools.sample_rows(len(self.pks))
         return self._sample
 
+    @property
+    def present(self) -> frozenset[str]:
+        """The languages of the index's chunks (``fusion.languages_present``), once per snapshot."""
+        if self._present is None:
+            self._present = fusion.languages_present(self.languages)
+        return self._present
+
     def rows_of(self, pks: np.ndarray) -> np.ndarray:
         return self._row[np.searchsorted(self._sorted, pks)]
 
@@ -472,6 +479,7 @@ class _Snapshot:
         self._sorted = self.pks[order]
         self._row = order
         self._sample: np.ndarray | None = None
+        self._present: frozenset[str] | None = None
 
 
 class PgIndex:
@@ -675,7 +683,7 @@ class PgIndex:
             rows = self._rows_for(snap, doc_ids, language, where)
             present = frozenset()
             if opts.fusion == "auto" and opts.mode == "hybrid":  # the languages a hit can be in
-                present = fusion.languages_present(snap.languages if rows is None else snap.languages[rows])
+                present = snap.present if rows is None else fusion.languages_present(snap.languages[rows])
             out = []
             for i, q in enumerate(queries):
                 qv = None if qvecs is None else qvecs[i]
