@@ -27,7 +27,6 @@ without it; ``results/agreement_confirm.json`` is the seventeenth session's read
 from __future__ import annotations
 
 import copy
-import json
 import sys
 from pathlib import Path
 
@@ -47,6 +46,7 @@ from .common import (
     SEALED2_QUERIES,
     SEALED3_QUERIES,
     SEALED_QUERIES,
+    confirm_main,
     study_main,
 )
 
@@ -204,17 +204,9 @@ def tables(res: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "--confirm" in argv:  # the unread set, read once to confirm a choice; no parallel index needed
-        import argparse
-
-        parser = argparse.ArgumentParser(prog="python -m benchmarks.agreement --confirm")
-        parser.add_argument("--confirm", action="store_true")
-        parser.add_argument("--out", type=Path,
-                            default=REPO / "benchmarks" / "results" / "agreement_confirm_sealed3.json")
-        args = parser.parse_args(argv)
-        res = policy_rows(CONFIRM)
-        args.out.write_text(json.dumps(res, indent=1) + "\n")
-        print("\n".join(_markdown(res, list(next(iter(res.values()))))))
-        return 0
+        return confirm_main(argv, "agreement", REPO / "benchmarks" / "results" / "agreement_confirm_sealed3.json",
+                            lambda: policy_rows(CONFIRM),
+                            lambda res: "\n".join(_markdown(res, list(next(iter(res.values()))))))
     return study_main(argv, "agreement", __doc__, run, tables)
 
 

@@ -123,6 +123,21 @@ def write_json(path: Path, payload: dict) -> None:
     path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def confirm_main(argv: list[str], module: str, default_out: Path, score, render) -> int:
+    """The ``--confirm [--out FILE]`` command line of a study: ``score()`` reads the unread question set once, its
+    figures go to ``FILE`` (default ``default_out``) as JSON and ``render(res)`` prints them."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{module} --confirm")
+    parser.add_argument("--confirm", action="store_true")
+    parser.add_argument("--out", type=Path, default=default_out)
+    args = parser.parse_args(argv)
+    res = score()
+    args.out.write_text(json.dumps(res, indent=1) + "\n")
+    print(render(res))
+    return 0
+
+
 def study_main(argv: list[str] | None, module: str, doc: str, run, render) -> int:
     """The command line of a study over the parallel index: ``--work DIR`` keeps that index for the next run,
     ``--out FILE`` writes the figures as JSON; ``run(work)`` measures and ``render(res)`` prints them."""

@@ -21,7 +21,6 @@ Run: ``PYTHONPATH=. python -m benchmarks.cross_fusion [--work DIR] [--out benchm
 from __future__ import annotations
 
 import copy
-import json
 import sys
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from swsearch.evaluate import contains_span, load_queries
 
 from . import parallel
 from .agreement import GUARD
-from .common import REPO, SEALED3_QUERIES, SEALED4_QUERIES, study_main
+from .common import REPO, SEALED3_QUERIES, SEALED4_QUERIES, confirm_main, study_main
 
 #: the fusions compared: the default (``auto``: convex in every search below) and RRF, the default before it
 METHODS = {"auto (default: convex here)": {}, "rrf (before)": {"fusion": "rrf"}}
@@ -133,17 +132,8 @@ def tables(res: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "--confirm" in argv:  # the unread set, read once to confirm the choice; no parallel index needed
-        import argparse
-
-        parser = argparse.ArgumentParser(prog="python -m benchmarks.cross_fusion --confirm")
-        parser.add_argument("--confirm", action="store_true")
-        parser.add_argument("--out", type=Path,
-                            default=REPO / "benchmarks" / "results" / "cross_fusion_confirm_sealed4.json")
-        args = parser.parse_args(argv)
-        res = policy_rows({"sealed4": SEALED4_QUERIES})
-        args.out.write_text(json.dumps(res, indent=1) + "\n")
-        print("\n".join(_markdown(res)))
-        return 0
+        return confirm_main(argv, "cross_fusion", REPO / "benchmarks" / "results" / "cross_fusion_confirm_sealed4.json",
+                            lambda: policy_rows({"sealed4": SEALED4_QUERIES}), lambda res: "\n".join(_markdown(res)))
     return study_main(argv, "cross_fusion", __doc__, run, tables)
 
 
