@@ -26,14 +26,13 @@ without it; ``results/agreement_confirm.json`` is the seventeenth session's read
 
 from __future__ import annotations
 
-import copy
 import sys
 from pathlib import Path
 
 import numpy as np
 
 import swsearch
-from swsearch import fusion, translations
+from swsearch import fusion
 from swsearch.evaluate import contains_span, load_queries
 
 from . import parallel
@@ -170,17 +169,8 @@ def run(work: Path | None) -> dict:
     pairs = parallel.load_pairs(False)
     index = parallel.built_index(pairs, work)
     res: dict = {"choice": {}, "confirmation": {}, "policy": policy_rows()}
-    a, b = parallel.SUBSPACE_BOOKS
-    for learn_on, score_on in ((a, b), (b, a)):
-        variant = copy.copy(index)
-        variant.lexical = index.lexical.with_learned(
-            translations.learn(translations.token_pairs([p for p in pairs if p["book"] == learn_on])))
-        res["choice"][f"learned on book {learn_on}, scored on book {score_on}"] = parallel_rows(
-            variant, [p for p in pairs if p["book"] == score_on])
-    held = [p for p in pairs if p["book"] not in parallel.SUBSPACE_BOOKS]
-    shipped = copy.copy(index)  # whatever the tables of a kept index were built with
-    shipped.lexical = index.lexical.with_learned(None)
-    res["confirmation"][f"books 3-4 ({len(held)} pairs), shipped translations"] = parallel_rows(shipped, held)
+    for part, label, scored, on in parallel.study_indexes(index, pairs):
+        res[part][label] = parallel_rows(scored, on)
     return res
 
 

@@ -20,14 +20,12 @@ Run: ``PYTHONPATH=. python -m benchmarks.cross_fusion [--work DIR] [--out benchm
 
 from __future__ import annotations
 
-import copy
 import sys
 from pathlib import Path
 
 import numpy as np
 
 import swsearch
-from swsearch import translations
 from swsearch.evaluate import contains_span, load_queries
 
 from . import parallel
@@ -93,18 +91,9 @@ def run(work: Path | None) -> dict:
     pairs = parallel.load_pairs(False)
     index = parallel.built_index(pairs, None if work is None else work / "parallel")
     res: dict = {"policy, filtered to the answer's language": policy_rows(GUARDS), "choice": {}, "confirmation": {}}
-    a, b = parallel.SUBSPACE_BOOKS
-    for learn_on, score_on in ((a, b), (b, a)):
-        variant = copy.copy(index)
-        variant.lexical = index.lexical.with_learned(
-            translations.learn(translations.token_pairs([p for p in pairs if p["book"] == learn_on])))
-        res["choice"][f"filtered, learned on book {learn_on}, scored on book {score_on}"] = parallel_rows(
-            variant, [p for p in pairs if p["book"] == score_on])
+    for part, label, scored, on in parallel.study_indexes(index, pairs):
+        res[part][f"filtered, {label}"] = parallel_rows(scored, on)
     held = [p for p in pairs if p["book"] not in parallel.SUBSPACE_BOOKS]
-    shipped = copy.copy(index)  # whatever the tables of a kept index were built with
-    shipped.lexical = index.lexical.with_learned(None)
-    res["confirmation"][f"filtered, books 3-4 ({len(held)} pairs), shipped translations"] = parallel_rows(shipped,
-                                                                                                         held)
     for language in ("en", "zh"):
         res["confirmation"][f"an index of books 3-4 in {language} alone, unfiltered"] = parallel_rows(
             one_language_index(held, language, work), held, filtered=False)

@@ -16,6 +16,7 @@ Run: ``PYTHONPATH=. python -m benchmarks.parallel [--quick] [--out FILE]`` (also
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import re
 import sys
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import swsearch
-from swsearch import fusion
+from swsearch import fusion, translations
 
 from .common import DATA, dictionary_only
 
@@ -89,6 +90,25 @@ def built_index(pairs: list[dict], work: Path | None = None) -> swsearch.Index:
     if work is not None:
         index.save(work)
     return index
+
+
+def study_indexes(index: swsearch.Index, pairs: list[dict]) -> list[tuple[str, str, swsearch.Index, list[dict]]]:
+    """What a study of the parallel set scores, as (part, label, index, pairs): for each of books 1-2 a copy whose
+    learned translations come from the other book (the choice), then books 3-4 with the shipped translations
+    (the confirmation; whatever tables a kept index was built with are replaced)."""
+    a, b = SUBSPACE_BOOKS
+    out = []
+    for learn_on, score_on in ((a, b), (b, a)):
+        variant = copy.copy(index)
+        variant.lexical = index.lexical.with_learned(
+            translations.learn(translations.token_pairs([p for p in pairs if p["book"] == learn_on])))
+        out.append(("choice", f"learned on book {learn_on}, scored on book {score_on}", variant,
+                    [p for p in pairs if p["book"] == score_on]))
+    held = [p for p in pairs if p["book"] not in SUBSPACE_BOOKS]
+    shipped = copy.copy(index)
+    shipped.lexical = index.lexical.with_learned(None)
+    out.append(("confirmation", f"books 3-4 ({len(held)} pairs), shipped translations", shipped, held))
+    return out
 
 
 def centred_chunks(index: swsearch.Index) -> np.ndarray:
