@@ -75,18 +75,6 @@ def parallel_rows(index: swsearch.Index, pairs: list[dict], filtered: bool = Tru
     return rows
 
 
-def one_language_index(pairs: list[dict], language: str, work: Path | None) -> swsearch.Index:
-    """An index of only the ``language`` articles of ``pairs`` (kept in ``work`` when given)."""
-    where = None if work is None else work / f"only_{language}"
-    if where is not None and (where / "manifest.json").is_file():
-        return swsearch.Index.load(where)
-    index = swsearch.Index.build([swsearch.Document(id=f"{p['id']}-{language}", text=p[language], language=language,
-                                                    title="") for p in pairs])
-    if where is not None:
-        index.save(where)
-    return index
-
-
 def run(work: Path | None) -> dict:
     pairs = parallel.load_pairs(False)
     index = parallel.built_index(pairs, None if work is None else work / "parallel")
@@ -96,7 +84,8 @@ def run(work: Path | None) -> dict:
     held = [p for p in pairs if p["book"] not in parallel.SUBSPACE_BOOKS]
     for language in ("en", "zh"):
         res["confirmation"][f"an index of books 3-4 in {language} alone, unfiltered"] = parallel_rows(
-            one_language_index(held, language, work), held, filtered=False)
+            parallel.built_index(held, None if work is None else work / f"only_{language}", (language,)), held,
+            filtered=False)
     return res
 
 

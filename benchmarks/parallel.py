@@ -74,19 +74,21 @@ def load_pairs(quick: bool) -> list[dict]:
     return rows[::20] if quick else rows
 
 
-def documents(pairs: list[dict]) -> list[swsearch.Document]:
+def documents(pairs: list[dict], languages: tuple[str, ...] = ("zh", "en")) -> list[swsearch.Document]:
     return [swsearch.Document(id=f"{p['id']}-{lang}", text=p[lang], language=lang, title="")
-            for p in pairs for lang in ("zh", "en")]
+            for p in pairs for lang in languages]
 
 
-def built_index(pairs: list[dict], work: Path | None = None) -> swsearch.Index:
-    """The parallel index of ``pairs``: loaded from ``work`` when an earlier run kept it there, else built (and
-    kept there when ``work`` is given)."""
+def built_index(pairs: list[dict], work: Path | None = None,
+                languages: tuple[str, ...] = ("zh", "en")) -> swsearch.Index:
+    """The parallel index of ``pairs`` (each article in ``languages``): loaded from ``work`` when an earlier run
+    kept it there, else built (and kept there when ``work`` is given)."""
     if work is not None and (work / "manifest.json").is_file():
         return swsearch.Index.load(work)
-    print(f"[{time.strftime('%H:%M:%S')}] building the parallel index ({2 * len(pairs)} documents)", file=sys.stderr,
+    docs = documents(pairs, languages)
+    print(f"[{time.strftime('%H:%M:%S')}] building the parallel index ({len(docs)} documents)", file=sys.stderr,
           flush=True)
-    index = swsearch.Index.build(documents(pairs))
+    index = swsearch.Index.build(docs)
     if work is not None:
         index.save(work)
     return index
