@@ -662,7 +662,7 @@ class Index:
             return [self._hits(sc, ix, self._highlights(q, ix, qv, use_centroids, True))
                     for q, qv, (sc, ix) in zip(queries, qvecs, found)]
         results = []
-        fused, batch = self._fused_scores(queries, opts, batch_size, rows, kk)
+        fused, batch = self._fused_scores(queries, opts, batch_size, rows, kk, language)
         qvecs = batch.centred if batch.centred is not None else batch.plain
         for i, (query, (pool, scores, order)) in enumerate(zip(queries, fused)):
             if pool is None and rows is not None:  # a candidate pool is already inside ``rows``
@@ -884,9 +884,12 @@ class Index:
                     lists[signal.name] = scores
         return [(None, lists, None) for lists in out], batch
 
-    def _languages_in(self, rows: np.ndarray | None) -> frozenset[str]:
+    def _languages_in(self, rows: np.ndarray | None, language: str | None = None) -> frozenset[str]:
         """The languages of the chunks ``rows`` (None: of every chunk, computed once per index: an unfiltered
-        search must not pay a pass over a million chunks' languages)."""
+        search must not pay a pass over a million chunks' languages); with the search's ``language`` filter, that
+        language alone, without a pass over its rows (every one of them is in it)."""
+        if language is not None:
+            return frozenset({language})
         if rows is not None:
             return fusion.languages_present(self.chunk_languages[rows])
         if self._present is None:
@@ -898,17 +901,18 @@ class Index:
         return np.argsort(self.tie_position[pool], kind="stable")
 
     def _fused_scores(self, queries: list[str], opts: SearchOptions, batch_size: int,
-                      rows: np.ndarray | None = None, k: int = 1
+                      rows: np.ndarray | None = None, k: int = 1, language: str | None = None
                       ) -> tuple[list[tuple[np.ndarray | None, np.ndarray, np.ndarray]], signals.QueryBatch]:
         """Fused scores for hybrid and lexical search, one (pool, scores, order) per query: pool None for a full
         array over every chunk (exact search), else the candidate rows (inside ``rows``, at least ``k`` per
-        ranking) the scores are for; order: the scores' positions in tie-break order."""
+        ranking) the scores are for; order: the scores' positions in tie-break order. ``language``: the search's
+        language filter, if any (``rows`` already hold only its chunks)."""
         c = pools.pool_size(opts.candidates, len(self.chunks)) if opts.mode == "hybrid" else 0
         c = max(c, k) if c else 0
         per_query, batch = self._component_scores(queries, opts, batch_size, pool=c, allowed=rows)
         present = frozenset()
         if opts.fusion == "auto" and opts.mode == "hybrid":  # the languages a hit can be in
-            present = self._languages_in(rows)
+            present = self._languages_in(rows, language)
         qvecs = batch.centred if batch.centred is not None else batch.plain
         out: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]] = []
         for i, (pool, lists, outside) in enumerate(per_query):

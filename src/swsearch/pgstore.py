@@ -683,7 +683,10 @@ class PgIndex:
             rows = self._rows_for(snap, doc_ids, language, where)
             present = frozenset()
             if opts.fusion == "auto" and opts.mode == "hybrid":  # the languages a hit can be in
-                present = snap.present if rows is None else fusion.languages_present(snap.languages[rows])
+                if language is not None:  # every row is in it: no pass over the rows' languages
+                    present = frozenset({language})
+                else:
+                    present = snap.present if rows is None else fusion.languages_present(snap.languages[rows])
             out = []
             for i, q in enumerate(queries):
                 qv = None if qvecs is None else qvecs[i]
