@@ -226,3 +226,40 @@ def test_top_k_and_top_of_are_a_stable_sort_cut_short(seed):
         keep = np.flatnonzero(inside > inside.min())
         assert np.array_equal(pools.top_of(scores, k, allowed),
                               allowed[keep[np.argsort(-inside[keep], kind="stable")[:k]]])
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_a_faiss_selector_keeps_exactly_its_rows(kind):
+    import faiss
+
+    from swsearch import vectors
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3000, 16)).astype(np.float32)
+    q = rng.standard_normal((8, 16)).astype(np.float32)
+    index = faiss.IndexFlatIP(16) if kind == "flat" else faiss.IndexHNSWFlat(16, 16, faiss.METRIC_INNER_PRODUCT)
+    index.add(x)
+    for rows in (np.sort(rng.choice(3000, 700, replace=False)), np.array([2999]), np.array([0, 7, 8, 9]),
+                 np.zeros(0, np.int64)):
+        scores, ids = vectors.search(index, q, 5, vectors.selector(rows))
+        assert set(ids[ids >= 0].tolist()) <= set(rows.tolist())
+        # the same search as FAISS's hash-set selector (a graph may miss a lone allowed row with either)
+        same = vectors.search(index, q, 5, faiss.IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64)))
+        assert np.array_equal(ids, same[1]) and np.array_equal(scores, same[0])
+        if kind == "flat":  # exact: the best allowed rows, as masking every other row gives
+            masked = q @ x.T
+            masked[:, np.setdiff1d(np.arange(3000), rows)] = -np.inf
+            want = np.argsort(-masked, axis=1, kind="stable")[:, :min(5, len(rows))]
+            assert np.array_equal(ids[:, :min(5, len(rows))], want)
+
+
+def test_filter_rows_are_every_chunk_of_the_documents_in_the_language(tiny_index):
+    langs, docs = tiny_index.chunk_languages, np.array([c.doc_id for c in tiny_index.chunks])
+    some = sorted(set(docs.tolist()))[::2]
+    for doc_ids, language in ((None, "zh"), (None, "en"), (some, None), (some, "en"), (some, "zh"), ([], "zh")):
+        want = np.flatnonzero(np.isin(docs, doc_ids if doc_ids is not None else docs)
+                              & ((langs == language) if language else True))
+        got = tiny_index._rows_for(doc_ids, language)
+        assert np.array_equal(got, want), (doc_ids, language)
+    with pytest.raises(ValueError):  # a language's rows are shared by every search: nobody may change them
+        tiny_index._rows_for(None, "zh")[0] = 1

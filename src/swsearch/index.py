@@ -559,19 +559,19 @@ class Index:
             self._doc_rows = self.chunks.rows_by_document()
             langs = self.chunk_languages
             self._lang_rows = {k: np.flatnonzero(langs == k) for k in np.unique(langs)}
-        rows = None
-        if doc_ids is not None:
-            if isinstance(doc_ids, str):
-                doc_ids = [doc_ids]
-            unknown = [d for d in doc_ids if d not in self.documents]
-            if unknown:
-                raise InputError(f"unknown document id {unknown[0]!r}; `swsearch info` lists the ids in this index")
-            rows = np.concatenate([self._doc_rows.get(d, np.zeros(0, np.int64)) for d in doc_ids] or
-                                  [np.zeros(0, np.int64)])  # doc_ids=[]: nothing matches
-        if language is not None:
-            lang_rows = self._lang_rows.get(language, np.zeros(0, np.int64))
-            rows = lang_rows if rows is None else np.intersect1d(rows, lang_rows)
-        return np.unique(rows)
+            for kept in self._lang_rows.values():  # handed to every search filtered by language, never copied
+                kept.setflags(write=False)
+        if doc_ids is None:  # a language's rows, sorted and unique as they are: no sort of 632k rows a search
+            return self._lang_rows.get(language, np.zeros(0, np.int64))
+        if isinstance(doc_ids, str):
+            doc_ids = [doc_ids]
+        unknown = [d for d in doc_ids if d not in self.documents]
+        if unknown:
+            raise InputError(f"unknown document id {unknown[0]!r}; `swsearch info` lists the ids in this index")
+        rows = np.unique(np.concatenate([self._doc_rows.get(d, np.zeros(0, np.int64)) for d in doc_ids] or
+                                        [np.zeros(0, np.int64)]))  # doc_ids=[]: nothing matches
+        # the language by each row's own label: O(rows), not a sorted intersection with every row of the language
+        return rows if language is None else rows[self.chunk_languages[rows] == language]
 
     @property
     def default_mode(self) -> str:
@@ -781,11 +781,10 @@ class Index:
         if rows is None and self._pools is not None:
             return self._pools
         norms, codes = self.chunk_norms(), self.centring.chunk_codes
+        inside = None if rows is None else codes[rows]  # ``rows`` are sorted: so is each language's share
         out = []
         for code in range(len(self.centring.languages)):
-            mine = np.flatnonzero(codes == code)
-            if rows is not None:
-                mine = np.intersect1d(mine, rows, assume_unique=True)
+            mine = np.flatnonzero(codes == code) if rows is None else rows[inside == code]
             out.append((len(mine), float(norms[mine].min()) if len(mine) else 0.0,
                         float(norms[mine].max()) if len(mine) else 0.0, vectors.selector(mine) if len(mine) else None))
         if rows is None:

@@ -103,8 +103,18 @@ def nearest(centroids: np.ndarray, vectors: np.ndarray, block: int = 262_144) ->
 
 
 def selector(rows: np.ndarray):
-    """A FAISS selector of ``rows``, to keep and pass to ``search`` many times (building one costs O(rows))."""
-    return _faiss().IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64))
+    """A FAISS selector of ``rows``: a bitmap up to the largest row (``IDSelectorBitmap``; a hash set of 632k
+    rows, ``IDSelectorBatch``, took 32 ms to build, the bitmap of 1.13M chunks about 1 ms)."""
+    faiss = _faiss()
+    rows = np.asarray(rows, dtype=np.int64)
+    if not len(rows):
+        return faiss.IDSelectorBatch(np.zeros(0, dtype=np.int64))
+    member = np.zeros(int(rows.max()) + 1, dtype=bool)
+    member[rows] = True
+    bitmap = np.packbits(member, bitorder="little")  # bit i of byte j: row 8j + i, as FAISS reads it
+    sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+    sel.referenced_objects = [bitmap]  # FAISS keeps only a pointer: the bytes live as long as the selector
+    return sel
 
 
 def search(index, queries: np.ndarray, k: int, allowed=None):
