@@ -120,6 +120,10 @@ def measure(path: Path) -> dict:
     _, res["hybrid_default"] = _timed(lambda q: index.search(q, k=10), queries)
     exact, res["hybrid_exact"] = _timed(lambda q: index.search(q, k=10, candidates=0), queries)
     pooled, res["hybrid_pooled"] = _timed(lambda q: index.search(q, k=10, candidates=pools.CANDIDATES), queries)
+    # filtered: to one language (half the queries cross-language), and to 1% of the documents
+    _, res["hybrid_language"] = _timed(lambda q: index.search(q, k=10, language="zh"), queries)
+    some = sorted(rng.sample(sorted(index.documents), max(1, len(index.documents) // 100)))
+    _, res["hybrid_documents"] = _timed(lambda q: index.search(q, k=10, doc_ids=some), queries)
     _, res["dense"] = _timed(lambda q: index.search(q, k=10, mode="dense"), queries)
     _, res["lexical"] = _timed(lambda q: index.search(q, k=10, mode="lexical"), queries)
     res["pooled_recall_at_10"] = round(float(np.mean(
@@ -174,11 +178,16 @@ def run(sizes: list[int], work: Path | None = None) -> dict:
     return {"rows": rows}
 
 
+def _p50_p95(timing: dict | None) -> str:
+    return "—" if timing is None else f"{timing['p50_ms']} / {timing['p95_ms']}"
+
+
 def table(rows: list[dict]) -> str:
     head = ("| chunks | index | build chunks/s | disk MiB | load s | RSS load / peak MiB | hybrid default p50 / p95 ms "
             "| hybrid exact p50 / p95 ms | hybrid pooled p50 / p95 ms | pooled recall@10 | dense p50 ms "
-            "| lexical p50 ms | FAISS alone p50 ms | bm25s alone p50 ms | add 100 docs s | delete 1 doc s |")
-    lines = [head, "|" + "---|" * 16]
+            "| lexical p50 ms | FAISS alone p50 ms | bm25s alone p50 ms | add 100 docs s | delete 1 doc s "
+            "| hybrid, language=\"zh\" p50 / p95 ms | hybrid, 1% of the documents p50 / p95 ms |")
+    lines = [head, "|" + "---|" * 18]
     for r in rows:
         lines.append(
             f"| {r['chunks']:,} | {r['index_type']} | {r['build_chunks_per_s']} | {r['disk_mib']} | {r['load_s']} | "
@@ -187,7 +196,8 @@ def table(rows: list[dict]) -> str:
             f"{r['hybrid_pooled']['p50_ms']} / {r['hybrid_pooled']['p95_ms']} | {r['pooled_recall_at_10']} | "
             f"{r['dense']['p50_ms']} | {r['lexical']['p50_ms']} | "
             f"{r['floor_faiss']['p50_ms']} | {r['floor_bm25s']['p50_ms']} | {r['add_100_documents_s']} | "
-            f"{r.get('delete_1_document_s', '—')} |")
+            f"{r.get('delete_1_document_s', '—')} | {_p50_p95(r.get('hybrid_language'))} | "
+            f"{_p50_p95(r.get('hybrid_documents'))} |")
     return "\n".join(lines)
 
 
