@@ -64,6 +64,24 @@ def test_the_database_ranks_like_the_faiss_store(pg_url, real_hash_index, monkey
     monkeypatch.undo()
     zh = pg.search("community workers", k=5, language="zh", candidates=20)
     assert len(zh) == 5 and all(h.language == "zh" for h in zh)
+    # a filter that is a language alone asks the graphs by language, not by every row's key, and only that
+    # language's graphs; it finds the chunks the same rows given as documents (by key) find (the scores may
+    # differ a little: the graph offers a pool or two other candidates, and pooled scores count the pool)
+    graph = []
+
+    def spy_graph(self, cur, snap, vector, c, language, rows, *, sentences=False):
+        graph.append((language, rows is None))
+        return real_nearest(self, cur, snap, vector, c, language, rows, sentences=sentences)
+
+    monkeypatch.setattr(PgIndex, "_nearest", spy_graph)
+    assert [h.to_dict() for h in pg.search("community workers", k=5, language="zh", candidates=20)] == \
+        [h.to_dict() for h in zh] and graph and set(graph) == {("zh", True)}
+    graph.clear()
+    zh_docs = [d for d, doc in pg.documents.items() if doc["language"] == "zh"]
+    by_key = pg.search("community workers", k=5, doc_ids=zh_docs, candidates=20)
+    assert graph and not any(no_keys for _, no_keys in graph)
+    assert [h.chunk_id for h in by_key] == [h.chunk_id for h in zh]
+    monkeypatch.undo()
     # a narrow filter: every chunk it keeps is a candidate. An English query on Chinese chunks fuses by convex
     # combination (fusion="auto"), whose scores the database computes to float precision, not bit for bit
     narrow = [h.to_dict() for h in pg.search("community workers", k=5, candidates=20,

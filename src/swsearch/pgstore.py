@@ -691,7 +691,8 @@ class PgIndex:
             for i, q in enumerate(queries):
                 qv = None if qvecs is None else qvecs[i]
                 method = fusion.fusion_method(opts.fusion, opts.weights, q, present)
-                out.append(self._search_one(cur, snap, q, qv, replace(opts, fusion=method), k, rows))
+                out.append(self._search_one(cur, snap, q, qv, replace(opts, fusion=method), k, rows,
+                                            language if doc_ids is None and where is None else None))
             return out
 
     def _rows_for(self, snap: _Snapshot, doc_ids, language, where) -> np.ndarray | None:
@@ -759,7 +760,8 @@ class PgIndex:
         language, inside ``rows``): a candidate pool. pgvector 0.6 (pgserver's) filters after the graph search,
         so ``hnsw.ef_search`` is raised by the share the filter keeps (at most 1,000); a narrow filter can
         still leave fewer than ``c`` (pgvector 0.8's iterative scans would not). ``sentences``: the chunks of
-        the nearest sentences instead, each once at its best (the sentence ranking's candidates)."""
+        the nearest sentences instead, each once at its best (the sentence ranking's candidates). Nothing is
+        asked of the database when the filter keeps no row of the language."""
         s = self.location.schema
         table, key, limit = ("sentences", "chunk_pk", 4 * c) if sentences else ("chunks", "pk", c)
         where, params = [], {"v": vector, "c": limit}
@@ -774,7 +776,9 @@ class PgIndex:
             inside = np.zeros(len(snap.pks), dtype=bool)
             inside[rows] = True
             kept &= inside
-        share = max(int(kept.sum()), 1) / max(len(snap.pks), 1)
+        if not kept.any():  # e.g. the other language's graph under a language filter: ef_search 1,000 for nothing
+            return np.zeros(0, dtype=np.int64)
+        share = int(kept.sum()) / max(len(snap.pks), 1)
         cur.execute("SELECT set_config('hnsw.ef_search', %s, true)",
                     (str(min(1000, max(40, int(limit / share)))),))
         cur.execute(f"SELECT {key} FROM {s}.{table} {'WHERE ' + ' AND '.join(where) if where else ''} "
@@ -784,24 +788,29 @@ class PgIndex:
         return snap.rows_of(got) if len(got) else got
 
     def _pool(self, cur, snap: _Snapshot, qv: np.ndarray, cq: np.ndarray | None, lexical: dict[str, list[str]],
-              use_sentences: bool, c: int, rows: np.ndarray | None, need: int) -> pools.Pool:
+              use_sentences: bool, c: int, rows: np.ndarray | None, need: int,
+              language: str | None = None) -> pools.Pool:
         """``pools.pooled_lists`` on the database: the dense rankings' top ``c`` from the HNSW index (per language
         for the centred one; the sentence ranking's from the sentences' HNSW index above ``parts.CLUSTERS_ABOVE``
         chunks, where the FAISS store's inverted file offers them), the lexical rankings' (``lexical``: their
         tokens) from one BM25 pass in SQL, every ranking scored exactly over the union and over the fixed sample
         of the others (rows are in tie-break order here). Should the graph's filtered search leave fewer than
-        ``need`` candidates, every row the filter keeps is one."""
+        ``need`` candidates, every row the filter keeps is one. ``language``: set when the filter is that
+        language alone (``rows`` are its rows): the graph searches then say ``language = ...`` instead of
+        sending every row's key (110 of 360 ms a search at 101k chunks)."""
         found = []
+        near = None if language is not None else rows  # the language condition alone keeps exactly ``rows``
         if rows is not None and len(rows) <= 4 * c:  # a narrow filter: every row it keeps is a candidate
             found.append(rows)
         else:
-            found.append(self._nearest(cur, snap, qv, c, None, rows))
+            found.append(self._nearest(cur, snap, qv, c, language, near))
             if cq is not None:
-                found += [self._nearest(cur, snap, cq, c, lang, rows) for lang in sorted(snap.centroids)]
+                found += [self._nearest(cur, snap, cq, c, lang, near) for lang in sorted(snap.centroids)
+                          if language in (None, lang)]
             if use_sentences and wants_clusters(len(snap.pks)):  # where the FAISS store's sentences offer theirs
-                langs = sorted(snap.centroids) if cq is not None else [None]
-                found += [self._nearest(cur, snap, qv if cq is None else cq, c, lang, rows, sentences=True)
-                          for lang in langs]
+                langs = sorted(snap.centroids) if cq is not None else [language]
+                found += [self._nearest(cur, snap, qv if cq is None else cq, c, lang, near, sentences=True)
+                          for lang in langs if language in (None, lang)]
         dense = np.unique(np.concatenate(found))
         bm25 = self._bm25(cur, snap, lexical, top=c, rows=np.union1d(dense, snap.sample), allowed=rows)
         union = np.unique(np.concatenate([dense, *(top_of(v, c, rows) for v in bm25.values())]))
@@ -866,7 +875,9 @@ class PgIndex:
         return out
 
     def _search_one(self, cur, snap: _Snapshot, query: str, qv: np.ndarray | None, opts: SearchOptions, k: int,
-                    rows: np.ndarray | None) -> list:
+                    rows: np.ndarray | None, language: str | None = None) -> list:
+        """One query's hits inside ``rows`` (None: every chunk); ``language``: set when the filter is that
+        language alone."""
         from .centroids import Centring
         from .index import _language_groups
         from .lexical import tokenize, translate
@@ -893,7 +904,8 @@ class PgIndex:
                 lexical["lexical_translated"] = translated
         c = pools.pool_size(opts.candidates, n) if opts.mode == "hybrid" else 0
         if c:  # candidate pools: ``pools.py``
-            pool = self._pool(cur, snap, qv, cq, lexical, use_sentences, max(c, k), rows, min(k, available))
+            pool = self._pool(cur, snap, qv, cq, lexical, use_sentences, max(c, k), rows, min(k, available),
+                              language)
             order = np.arange(len(pool.rows))  # rows, and so the pool, are in tie-break order already
             groups = _language_groups(snap.languages[pool.rows], order) if opts.language_pools else None
             fused = fusion.fuse_rankings(pool.lists, opts.weights, opts.fusion, order, groups, pool.outside,
