@@ -228,7 +228,7 @@ def test_top_k_and_top_of_are_a_stable_sort_cut_short(seed):
                               allowed[keep[np.argsort(-inside[keep], kind="stable")[:k]]])
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
 def test_a_faiss_selector_keeps_exactly_its_rows(kind):
     import faiss
 
@@ -237,7 +237,12 @@ def test_a_faiss_selector_keeps_exactly_its_rows(kind):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3000, 16)).astype(np.float32)
     q = rng.standard_normal((8, 16)).astype(np.float32)
-    index = faiss.IndexFlatIP(16) if kind == "flat" else faiss.IndexHNSWFlat(16, 16, faiss.METRIC_INNER_PRODUCT)
+    if kind == "ivf":  # every list probed: exact, as flat
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(16), 16, 8, faiss.METRIC_INNER_PRODUCT)
+        index.train(x)
+        index.nprobe = 8
+    else:
+        index = faiss.IndexFlatIP(16) if kind == "flat" else faiss.IndexHNSWFlat(16, 16, faiss.METRIC_INNER_PRODUCT)
     index.add(x)
     for rows in (np.sort(rng.choice(3000, 700, replace=False)), np.array([2999]), np.array([0, 7, 8, 9]),
                  np.zeros(0, np.int64)):
@@ -246,7 +251,7 @@ def test_a_faiss_selector_keeps_exactly_its_rows(kind):
         # the same search as FAISS's hash-set selector (a graph may miss a lone allowed row with either)
         same = vectors.search(index, q, 5, faiss.IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64)))
         assert np.array_equal(ids, same[1]) and np.array_equal(scores, same[0])
-        if kind == "flat":  # exact: the best allowed rows, as masking every other row gives
+        if kind != "hnsw":  # exact: the best allowed rows, as masking every other row gives
             masked = q @ x.T
             masked[:, np.setdiff1d(np.arange(3000), rows)] = -np.inf
             want = np.argsort(-masked, axis=1, kind="stable")[:, :min(5, len(rows))]

@@ -86,8 +86,10 @@ def top_of(scores: np.ndarray, c: int, allowed: np.ndarray | None) -> np.ndarray
     s = scores if allowed is None else scores[allowed]
     if not len(s):
         return np.zeros(0, dtype=np.int64)
-    best = top_k(s, c)
-    best = best[s[best] > s.min()]  # the c best above the minimum: those above it are all of them, if fewer
+    # the c best of the rows above the minimum (for BM25, the chunks that match a query word: 44% of 1.13M at
+    # the median), so the partial sort reads those alone; they are in position order, so ties stay in it
+    above = np.flatnonzero(s > s.min())
+    best = above[top_k(s[above], c)]
     return best if allowed is None else allowed[best]
 
 
