@@ -57,10 +57,13 @@ def policy_rows(sets: dict[str, Path]) -> dict[str, dict[str, float]]:
     return rows
 
 
-def parallel_rows(index: swsearch.Index, pairs: list[dict], filtered: bool = True) -> dict[str, dict[str, float]]:
-    """MRR@10 of each fusion on ``pairs``, first-sentence and whole-text queries, filtered to the other
-    language (``filtered``) or on an index that holds only the other language."""
-    rows: dict[str, dict[str, float]] = {name: {} for name in METHODS}
+def parallel_rows(index: swsearch.Index, pairs: list[dict], filtered: bool = True,
+                  methods: dict[str, dict] | None = None) -> dict[str, dict[str, float]]:
+    """MRR@10 of each fusion (``methods``: name -> search keywords, default ``METHODS``) on ``pairs``,
+    first-sentence and whole-text queries, filtered to the other language (``filtered``) or on an index that
+    holds only the other language."""
+    methods = METHODS if methods is None else methods
+    rows: dict[str, dict[str, float]] = {name: {} for name in methods}
     for src, dst in (("zh", "en"), ("en", "zh")):
         if not any(c.doc_id.endswith(f"-{dst}") for c in index.chunks):
             continue
@@ -68,7 +71,7 @@ def parallel_rows(index: swsearch.Index, pairs: list[dict], filtered: bool = Tru
         for kind in ("first", "whole"):
             queries = [(parallel.first_sentence(p[src]) if kind == "first" else p[src])[:swsearch.index.MAX_QUERY_CHARS]
                        for p in pairs]
-            for name, kw in METHODS.items():
+            for name, kw in methods.items():
                 found = index.search_batch(queries, k=10, language=dst if filtered else None, **kw)
                 rows[name][f"{kind} {src}->{dst}"] = round(float(np.mean(
                     [parallel.mrr_at_10(h, t) for h, t in zip(found, targets)])), 4)

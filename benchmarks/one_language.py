@@ -26,11 +26,14 @@ import numpy as np
 
 import swsearch
 from swsearch.documents import detect_language, load_corpus
-from swsearch.evaluate import contains_span, load_queries
+from swsearch.evaluate import evaluate_index, load_queries
 
 from . import parallel
 from .common import study_main
 from .cross_fusion import GUARDS, parallel_rows
+
+#: the search both rows run: the default (``fusion="auto"``, convex on a one-language index in the other language)
+DEFAULT = {"default": {}}
 
 
 class ShiftedQueries:
@@ -67,17 +70,13 @@ def shifted(index: swsearch.Index, means: dict[str, np.ndarray], language: str) 
 
 
 def policy_rows(index: swsearch.Index, direction: str) -> dict[str, float]:
-    """MRR@10 of the default search on each set's questions of ``direction`` (no filter: one language)."""
-    out = {}
+    """MRR@10 of the default search on each set's questions of ``direction`` (no filter: one language), and
+    over all of them."""
+    out, sizes = {}, []
     for name, path in GUARDS.items():
-        qs = [q for q in load_queries(path) if q["lang"] == direction]
-        rr = []
-        for q in qs:
-            hits = index.search(q["query"], k=10)
-            first = [i for i, h in enumerate(hits) if contains_span(h.text, q["gold"])]
-            rr.append(1.0 / (first[0] + 1) if first else 0.0)
-        out[f"{name} (n={len(qs)})"] = round(float(np.mean(rr)), 4)
-    sizes = [int(k.split("n=")[1].rstrip(")")) for k in out]
+        scored = evaluate_index(index, [q for q in load_queries(path) if q["lang"] == direction])[direction]
+        out[f"{name} (n={scored['n']})"] = scored["mrr@10"]
+        sizes.append(scored["n"])
     out["all, weighted by questions"] = round(float(np.dot(sizes, list(out.values())) / sum(sizes)), 4)
     return out
 
@@ -94,9 +93,8 @@ def run(work: Path | None) -> dict:
         if means is None:
             means = language_means(index.embedder, fit)
         res["parallel books 3-4, an index of one language"][language] = {
-            "default": parallel_rows(index, held, filtered=False)["auto (default: convex here)"],
-            "shifted queries": parallel_rows(shifted(index, means, language), held,
-                                             filtered=False)["auto (default: convex here)"]}
+            "default": parallel_rows(index, held, False, DEFAULT)["default"],
+            "shifted queries": parallel_rows(shifted(index, means, language), held, False, DEFAULT)["default"]}
         policy = swsearch.Index.build([d for d in docs if d.language == language])
         res["policy questions, an index of one language"][f"{direction} ({language} documents alone)"] = {
             "default": policy_rows(policy, direction),
