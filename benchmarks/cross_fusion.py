@@ -13,6 +13,11 @@ whose answer is in the other language, searched with the filter to that language
 sealed, sealed2, sealed3); books 3-4 (shipped translations) and one-language indexes of books 3-4 (only the
 English, or only the Chinese, articles) confirm it. ``--confirm`` reads the unread set sealed4 once instead.
 
+Twenty-first session: the same protocol chose the ``dense_translated`` ranking for these searches (the query's
+dictionary translation embedded as a query in the chunks' language, convex weight 1; weights 0.5, 1, 2 and 3
+compared in a scratch run on the choice and guard sets), so the three rows of ``METHODS`` are compared; its
+``--confirm`` run (``--out results/cross_fusion_confirm_sealed4_translated.json``) is sealed4's second reading.
+
 Run: ``PYTHONPATH=. python -m benchmarks.cross_fusion [--work DIR] [--out benchmarks/results/cross_fusion.json]``
 (about ten minutes; DIR keeps the three indexes for the next run). ``--confirm [--out FILE]``: sealed4 alone
 (default ``results/cross_fusion_confirm_sealed4.json``).
@@ -26,14 +31,20 @@ from pathlib import Path
 import numpy as np
 
 import swsearch
+from swsearch import fusion
 from swsearch.evaluate import contains_span, load_queries
 
 from . import parallel
 from .agreement import GUARD
 from .common import REPO, SEALED3_QUERIES, SEALED4_QUERIES, confirm_main, study_main
 
-#: the fusions compared: the default (``auto``: convex in every search below) and RRF, the default before it
-METHODS = {"auto (default: convex here)": {}, "rrf (before)": {"fusion": "rrf"}}
+#: the fusions compared: the default (``auto``: convex in every search below, with the translated query's ranking
+#: ``dense_translated``), the same without that ranking (the default from the nineteenth session to the
+#: twenty-first), and RRF (the default before ``auto``)
+METHODS = {"auto (default: convex here, with the translated query)": {},
+           "convex without the translated query (auto before)": {
+               "fusion": "convex", "weights": {**fusion.CONVEX_WEIGHTS, "dense_translated": 0.0}},
+           "rrf (before auto)": {"fusion": "rrf"}}
 GUARDS = {**GUARD, "sealed3": SEALED3_QUERIES}
 CROSS = ("en->zh", "zh->en")
 

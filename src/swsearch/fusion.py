@@ -282,6 +282,29 @@ def fusion_method(method: str, weights: Mapping[str, float] | None, query: str, 
     return "rrf"
 
 
+def may_translate_query(method: str, weights: Mapping[str, float] | None) -> bool:
+    """Whether a hybrid search with this ``method`` and ``weights`` needs to know which languages its hits can be
+    in: to choose the fusion (``auto``), or to know whether it embeds the translated query."""
+    if method == "auto":
+        return True
+    return (weights if weights is not None else default_weights(method)).get("dense_translated", 0.0) > 0
+
+
+def translated_query_used(method: str, weights: Mapping[str, float] | None, query: str,
+                          present: frozenset[str]) -> bool:
+    """Whether a hybrid search fusing by ``method`` (as ``fusion_method`` chose it) embeds ``query``'s dictionary
+    translation (the ``dense_translated`` ranking): only where no chunk it may return is in the query's language
+    (``present``), and only when that ranking weighs something (by default under convex, not RRF).
+
+    Why there alone: the translated query is in the chunks' own language, so it finds a translation without the
+    language offset every other dense ranking carries; where the query's own language is among the candidates
+    it would rank only the other language's chunks up, which costs the policy questions (benchmarks/README.md)."""
+    language = detect_language(query)
+    if language == "other" or not present or language in present:
+        return False
+    return (weights if weights is not None else default_weights(method)).get("dense_translated", 0.0) > 0
+
+
 def fuse_rankings(lists: Mapping[str, np.ndarray], weights: Mapping[str, float] | None, method: str,
                   order: np.ndarray, groups: list[np.ndarray] | None = None,
                   outside: Outside | None = None, languages: np.ndarray | None = None,

@@ -20,6 +20,7 @@ from .documents import LANGUAGES, Document, as_documents, detect_language, load_
 from .embed import DEFAULT_MODEL, Embedder, build_embedder, get_embedder, get_query_embedder, normalize, query_engine
 from .errors import IndexLoadError, IndexWriteError, InputError
 from .fusion import top_k as _top_k
+from .lexical import translation_text
 from .options import SEARCH_MODES, SearchOptions, resolve_call
 from .parts import SENTENCE_DTYPE, ChunkVectors, SentenceVectors, wants_clusters
 from .progress import Progress, plural
@@ -840,16 +841,20 @@ class Index:
         """
         queries = self._check_queries(queries)
         opts = SearchOptions(mode="hybrid", centroids=centroids, subspace=subspace, translate=translate,
-                             sentences=sentences)
-        return [lists for _, lists, _ in self._component_scores(queries, opts.resolve("hybrid"), batch_size)[0]]
+                             sentences=sentences).resolve("hybrid")
+        present = self._languages_in(None)
+        wanted = [fusion.translated_query_used(fusion.fusion_method(opts.fusion, None, q, present), None, q, present)
+                  for q in queries]
+        return [lists for _, lists, _ in self._component_scores(queries, opts, batch_size, translated=wanted)[0]]
 
     def _component_scores(self, queries: list[str], opts: SearchOptions, batch_size: int, *, pool: int = 0,
-                          allowed: np.ndarray | None = None
+                          allowed: np.ndarray | None = None, translated: Sequence[bool] = ()
                           ) -> tuple[list[tuple[np.ndarray | None, dict[str, np.ndarray], fusion.Outside | None]],
                                      signals.QueryBatch]:
         """The scores of every signal ``opts`` switches on, per query, and the query batch they shared: full
         arrays (rows None, outside None), or with ``pool`` > 0 over the union of each signal's top ``pool``
-        rows inside ``allowed`` with what the union left out (``pools.py``)."""
+        rows inside ``allowed`` with what the union left out (``pools.py``). ``translated``: per query, whether
+        to embed its dictionary translation (``fusion.translated_query_used``)."""
         available = {"vectors"}
         use_centroids = bool(opts.centroids) and bool(self.centroids)
         if use_centroids:
@@ -860,6 +865,8 @@ class Index:
             available.add("lexical")
         if opts.translate:
             available.add("translation")
+            if any(translated) and self.lexical is not None:
+                available.add("translated")
         active = signals.active(opts.mode, available)
         batch = signals.QueryBatch(queries)
         if any("vectors" in s.needs or "sentences" in s.needs for s in active):
@@ -869,6 +876,8 @@ class Index:
                                                              bool(opts.subspace))
         if "lexical" in available and any("lexical" in s.needs for s in active):
             batch.tokens = [self.lexical.query_tokens(q, translate_query=bool(opts.translate)) for q in queries]
+        if any(s.name == "dense_translated" for s in active):
+            batch.translated = self._translated_vectors(batch, translated, batch_size)
         if pool:
             if self._pool_sample is None:
                 self._pool_sample = pools.sample_rows(len(self.chunks))
@@ -882,6 +891,19 @@ class Index:
                 if scores is not None:
                     lists[signal.name] = scores
         return [(None, lists, None) for lists in out], batch
+
+    def _translated_vectors(self, batch: signals.QueryBatch, wanted: Sequence[bool],
+                            batch_size: int) -> list[np.ndarray | None]:
+        """The ``wanted`` queries' dictionary translations embedded as queries (None where not wanted or where no
+        word translates)."""
+        texts = {i: translation_text(tr) for i, (want, (_, tr)) in enumerate(zip(wanted, batch.tokens or []))
+                 if want and tr}
+        out: list[np.ndarray | None] = [None] * len(batch.queries)
+        if texts:
+            vecs = self.embedder.encode_queries([t[:MAX_QUERY_CHARS] for t in texts.values()], batch_size=batch_size)
+            for i, v in zip(texts, vecs):
+                out[i] = v
+        return out
 
     def _languages_in(self, rows: np.ndarray | None, language: str | None = None) -> frozenset[str]:
         """The languages of the chunks ``rows`` (None: of every chunk, computed once per index: an unfiltered
@@ -908,17 +930,20 @@ class Index:
         language filter, if any (``rows`` already hold only its chunks)."""
         c = pools.pool_size(opts.candidates, len(self.chunks)) if opts.mode == "hybrid" else 0
         c = max(c, k) if c else 0
-        per_query, batch = self._component_scores(queries, opts, batch_size, pool=c, allowed=rows)
         present = frozenset()
-        if opts.fusion == "auto" and opts.mode == "hybrid":  # the languages a hit can be in
-            present = self._languages_in(rows, language)
+        if opts.mode == "hybrid" and fusion.may_translate_query(opts.fusion, opts.weights):
+            present = self._languages_in(rows, language)  # the languages a hit can be in
+        methods = [fusion.fusion_method(opts.fusion, opts.weights, q, present) for q in queries]
+        wanted = [opts.mode == "hybrid" and fusion.translated_query_used(m, opts.weights, q, present)
+                  for m, q in zip(methods, queries)]
+        per_query, batch = self._component_scores(queries, opts, batch_size, pool=c, allowed=rows, translated=wanted)
         qvecs = batch.centred if batch.centred is not None else batch.plain
         out: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]] = []
         for i, (pool, lists, outside) in enumerate(per_query):
             if opts.mode == "lexical":
                 out.append((None, lists["lexical"].astype(np.float64), self.tie_order))
                 continue
-            method = fusion.fusion_method(opts.fusion, opts.weights, queries[i], present)
+            method = methods[i]
             order = self.tie_order if pool is None else self._in_tie_order_local(pool)
             langs = self.chunk_languages if pool is None else self.chunk_languages[pool]
             groups = _language_groups(langs, order) if opts.language_pools else None

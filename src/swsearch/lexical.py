@@ -205,6 +205,16 @@ def translate(tokens: Sequence[str], tables: dict[str, dict[str, list[str]]]) ->
     return out
 
 
+def translation_text(translated: Sequence[str]) -> str:
+    """A query's dictionary translation as text to embed: each word once, in query order, Chinese words written
+    together as Chinese is and English ones apart (``signals`` embeds it as a query in the other language)."""
+    text = ""
+    for t in dict.fromkeys(translated):
+        cjk = bool(_CJK_RUN.fullmatch(t))
+        text += t if cjk and (not text or _CJK_RUN.fullmatch(text[-1])) else (" " + t if text else t)
+    return text
+
+
 def _parse_lexicon(lexicon: str) -> dict[str, int]:
     """{word: frequency} of a lexicon made by ``ChineseSegmenter.lexicon`` (the placeholder entry included)."""
     out = {}

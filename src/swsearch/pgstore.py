@@ -61,7 +61,7 @@ _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 #: versions the change log keeps: a reader at most this many writes behind reloads only what they touched
 CHANGES_KEPT = 1000
 #: the signals this store computes in SQL (every one ``signals.SIGNALS`` declares today)
-SQL_SIGNALS = ("dense", "dense_centred", "sentence", "lexical", "lexical_translated")
+SQL_SIGNALS = ("dense", "dense_centred", "sentence", "lexical", "lexical_translated", "dense_translated")
 
 
 def is_url(location: str | Path | None) -> bool:
@@ -682,18 +682,37 @@ class PgIndex:
             snap = self._read(cur)
             rows = self._rows_for(snap, doc_ids, language, where)
             present = frozenset()
-            if opts.fusion == "auto" and opts.mode == "hybrid":  # the languages a hit can be in
-                if language is not None:  # every row is in it: no pass over the rows' languages
+            if opts.mode == "hybrid" and fusion.may_translate_query(opts.fusion, opts.weights):
+                if language is not None:  # the languages a hit can be in; every row is in this one: no pass
                     present = frozenset({language})
                 else:
                     present = snap.present if rows is None else fusion.languages_present(snap.languages[rows])
+            methods = [fusion.fusion_method(opts.fusion, opts.weights, q, present) for q in queries]
+            wanted = [opts.mode == "hybrid" and bool(opts.translate)
+                      and fusion.translated_query_used(m, opts.weights, q, present) for m, q in zip(methods, queries)]
+            tvecs = self._translated_vectors(snap, queries, wanted, batch_size)
             out = []
             for i, q in enumerate(queries):
                 qv = None if qvecs is None else qvecs[i]
-                method = fusion.fusion_method(opts.fusion, opts.weights, q, present)
-                out.append(self._search_one(cur, snap, q, qv, replace(opts, fusion=method), k, rows,
-                                            language if doc_ids is None and where is None else None))
+                out.append(self._search_one(cur, snap, q, qv, replace(opts, fusion=methods[i]), k, rows,
+                                            language if doc_ids is None and where is None else None, tvecs[i]))
             return out
+
+    def _translated_vectors(self, snap: _Snapshot, queries: Sequence[str], wanted: Sequence[bool],
+                            batch_size: int) -> list[np.ndarray | None]:
+        """``Index._translated_vectors`` with this snapshot's segmenter and translation tables."""
+        from .index import MAX_QUERY_CHARS
+        from .lexical import tokenize, translate, translation_text
+
+        texts = {i: translation_text(translate(tokenize(q, snap.segmenter), snap.tables))
+                 for i, (q, want) in enumerate(zip(queries, wanted)) if want}
+        texts = {i: t for i, t in texts.items() if t}
+        out: list[np.ndarray | None] = [None] * len(queries)
+        if texts:
+            vecs = self.embedder.encode_queries([t[:MAX_QUERY_CHARS] for t in texts.values()], batch_size=batch_size)
+            for i, v in zip(texts, vecs):
+                out[i] = v
+        return out
 
     def _rows_for(self, snap: _Snapshot, doc_ids, language, where) -> np.ndarray | None:
         if doc_ids is None and language is None and where is None:
@@ -714,16 +733,16 @@ class PgIndex:
         return np.flatnonzero(keep)
 
     def _vector_scores(self, cur, snap: _Snapshot, qv: np.ndarray, cq: np.ndarray | None, use_sentences: bool,
-                       rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                       rows: np.ndarray | None = None, tq: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """dense, dense_centred and sentence scores of every chunk (or of ``rows``, in that order), by pgvector in
-        one snapshot."""
+        one snapshot; with ``tq`` (the translated query's vector) dense_translated too."""
         s = self.location.schema
         n = len(snap.pks)
         place = np.arange(n) if rows is None else np.full(n, -1)
         if rows is not None:
             place[rows] = np.arange(len(rows))
         size = n if rows is None else len(rows)
-        params = {"q": qv, "cq": cq, "pks": None if rows is None else _bigints(snap.pks[rows])}
+        params = {"q": qv, "cq": cq, "tq": tq, "pks": None if rows is None else _bigints(snap.pks[rows])}
         only = "" if rows is None else "WHERE t.pk = ANY(%(pks)s::bigint[])"
         only_sentences = "" if rows is None else "WHERE t.chunk_pk = ANY(%(pks)s::bigint[])"
 
@@ -733,6 +752,10 @@ class PgIndex:
             return place[snap.rows_of(got[:, 0].astype(np.int64))], got
 
         out: dict[str, np.ndarray] = {}
+        if tq is not None:
+            at, got = fetch(f"SELECT t.pk, -(t.embedding <#> %(tq)s) FROM {s}.chunks t {only}", 2)
+            out["dense_translated"] = np.zeros(size)
+            out["dense_translated"][at] = got[:, 1]
         if cq is None:
             at, got = fetch(f"SELECT t.pk, -(t.embedding <#> %(q)s) FROM {s}.chunks t {only}", 2)
             out["dense"] = np.zeros(size)
@@ -789,7 +812,7 @@ class PgIndex:
 
     def _pool(self, cur, snap: _Snapshot, qv: np.ndarray, cq: np.ndarray | None, lexical: dict[str, list[str]],
               use_sentences: bool, c: int, rows: np.ndarray | None, need: int,
-              language: str | None = None) -> pools.Pool:
+              language: str | None = None, tq: np.ndarray | None = None) -> pools.Pool:
         """``pools.pooled_lists`` on the database: the dense rankings' top ``c`` from the HNSW index (per language
         for the centred one; the sentence ranking's from the sentences' HNSW index above ``parts.CLUSTERS_ABOVE``
         chunks, where the FAISS store's inverted file offers them), the lexical rankings' (``lexical``: their
@@ -811,6 +834,8 @@ class PgIndex:
                 langs = sorted(snap.centroids) if cq is not None else [language]
                 found += [self._nearest(cur, snap, qv if cq is None else cq, c, lang, near, sentences=True)
                           for lang in langs if language in (None, lang)]
+            if tq is not None:
+                found.append(self._nearest(cur, snap, tq, c, language, near))
         dense = np.unique(np.concatenate(found))
         bm25 = self._bm25(cur, snap, lexical, top=c, rows=np.union1d(dense, snap.sample), allowed=rows)
         union = np.unique(np.concatenate([dense, *(top_of(v, c, rows) for v in bm25.values())]))
@@ -819,7 +844,7 @@ class PgIndex:
             if lexical:
                 bm25 = self._bm25(cur, snap, lexical)
         others, scored = pools.with_sample(union, snap.sample)
-        lists = self._vector_scores(cur, snap, qv, cq, use_sentences, scored)
+        lists = self._vector_scores(cur, snap, qv, cq, use_sentences, scored, tq)
         lists.update({name: v[scored] for name, v in bm25.items()})
         return pools.make_pool(union, others, lists, len(snap.pks))
 
@@ -875,9 +900,9 @@ class PgIndex:
         return out
 
     def _search_one(self, cur, snap: _Snapshot, query: str, qv: np.ndarray | None, opts: SearchOptions, k: int,
-                    rows: np.ndarray | None, language: str | None = None) -> list:
+                    rows: np.ndarray | None, language: str | None = None, tq: np.ndarray | None = None) -> list:
         """One query's hits inside ``rows`` (None: every chunk); ``language``: set when the filter is that
-        language alone."""
+        language alone; ``tq``: the translated query's vector when the search ranks by it."""
         from .centroids import Centring
         from .index import _language_groups
         from .lexical import tokenize, translate
@@ -905,7 +930,7 @@ class PgIndex:
         c = pools.pool_size(opts.candidates, n) if opts.mode == "hybrid" else 0
         if c:  # candidate pools: ``pools.py``
             pool = self._pool(cur, snap, qv, cq, lexical, use_sentences, max(c, k), rows, min(k, available),
-                              language)
+                              language, tq)
             order = np.arange(len(pool.rows))  # rows, and so the pool, are in tie-break order already
             groups = _language_groups(snap.languages[pool.rows], order) if opts.language_pools else None
             fused = fusion.fuse_rankings(pool.lists, opts.weights, opts.fusion, order, groups, pool.outside,
@@ -921,7 +946,7 @@ class PgIndex:
         order = np.arange(n)  # rows are in tie-break order already
         lists: dict[str, np.ndarray] = {}
         if qv is not None:
-            lists = self._vector_scores(cur, snap, qv, cq, use_sentences)
+            lists = self._vector_scores(cur, snap, qv, cq, use_sentences, tq=tq)
             if opts.mode == "dense":
                 lists = {"dense_centred" if cq is not None else "dense":
                          lists["dense_centred"] if cq is not None else lists["dense"]}

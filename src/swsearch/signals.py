@@ -24,8 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .index import Index
 
 #: what a signal can need: the chunk vectors, language centroids switched on, sentence vectors switched on, the
-#: lexical index, dictionary translation switched on
-NEEDS = ("vectors", "centroids", "sentences", "lexical", "translation")
+#: lexical index, dictionary translation switched on, the translated query embedded (``QueryBatch.translated``:
+#: only for a search where no chunk it may return is in the query's language, and only if the fusion weighs it)
+NEEDS = ("vectors", "centroids", "sentences", "lexical", "translation", "translated")
 
 
 @dataclass
@@ -37,6 +38,8 @@ class QueryBatch:
     plain: np.ndarray | None = None
     centred: np.ndarray | None = None
     tokens: list[tuple[list[str], list[str]]] | None = None
+    #: each query's dictionary translation embedded as a query (``lexical.translation_text``), or None
+    translated: list[np.ndarray | None] | None = None
     #: what two signals would otherwise compute twice (``_raw_rows``)
     shared: dict[Any, Any] = field(default_factory=dict)
 
@@ -153,6 +156,37 @@ def _lexical_translated(index: Index, batch: QueryBatch) -> list[Any]:
     return [index.lexical.scores(translated) if translated else None for _, translated in batch.tokens]
 
 
+def _translated_rows(batch: QueryBatch) -> tuple[list[int], np.ndarray | None]:
+    """The queries that have a translated vector, and those vectors stacked."""
+    at = [i for i, v in enumerate(batch.translated or []) if v is not None]
+    return at, (np.stack([batch.translated[i] for i in at]) if at else None)
+
+
+def _dense_translated(index: Index, batch: QueryBatch) -> list[Any]:
+    out: list[Any] = [None] * len(batch.queries)
+    at, vecs = _translated_rows(batch)
+    if at:
+        for i, scores in zip(at, index.chunk_vectors.scores(vecs)):
+            out[i] = scores
+    return out
+
+
+def _dense_translated_rows(index: Index, batch: QueryBatch, rows: list[np.ndarray]) -> list[Any]:
+    m = index.chunk_vectors.matrix()
+    return [None if v is None else m[r] @ v for v, r in zip(batch.translated or [None] * len(rows), rows)]
+
+
+def _dense_translated_candidates(index: Index, batch: QueryBatch, c: int,
+                                 allowed: np.ndarray | None) -> list[np.ndarray]:
+    out = [np.zeros(0, np.int64) for _ in batch.queries]
+    at, vecs = _translated_rows(batch)
+    if at:
+        _, ids = index.chunk_vectors.search(vecs, c, allowed)
+        for i, ix in zip(at, ids):
+            out[i] = ix[ix >= 0]
+    return out
+
+
 #: weights chosen on our own 64 questions, never on the held-out ones (benchmarks/README.md has the ablation);
 #: convex keeps some weight on BM25 so exact terms and one-language corpora still count
 SIGNALS: tuple[Signal, ...] = (
@@ -168,6 +202,10 @@ SIGNALS: tuple[Signal, ...] = (
            doc="BM25 over the query's words and their dictionary translations"),
     Signal("lexical_translated", 1.0, 1.0, ("lexical", "translation"), _lexical_translated,
            doc="BM25 over the translations alone, so the other language's terms count on their own"),
+    Signal("dense_translated", 0.0, 1.0, ("vectors", "lexical", "translation", "translated"), _dense_translated,
+           doc="cosine of the chunk vectors and the query's dictionary translation embedded as a query (a query "
+               "in the chunks' own language), for searches where no chunk is in the query's language",
+           score_rows=_dense_translated_rows, candidates=_dense_translated_candidates),
 )
 
 
