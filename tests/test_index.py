@@ -243,6 +243,68 @@ def test_auto_fusion_is_convex_only_where_no_chunk_searched_is_in_the_query_s_la
     assert fusion.languages_present(np.array(["en", "zh", "en"])) == frozenset({"en", "zh"})
 
 
+def test_a_search_where_no_chunk_is_in_the_query_s_language_also_ranks_by_the_translated_query(
+        tiny_index, tiny_corpus, hash_embedder, monkeypatch):
+    from swsearch import Index, fusion
+    from swsearch.lexical import translation_text
+
+    ix, n = tiny_index, len(tiny_index)
+    en = "volunteers personal information hours recorded"
+    translated = ix.lexical.query_tokens(en)[1]
+    assert translated  # the dictionary has Chinese for these words
+    embedded: list[list[str]] = []
+    real = ix.embedder.encode_queries
+    monkeypatch.setattr(ix.embedder, "encode_queries",
+                        lambda texts, **kw: embedded.append(list(texts)) or real(texts, **kw))
+
+    def scored(hits):
+        return [(h.chunk_id, round(h.score, 9)) for h in hits]
+
+    # filtered to the other language: the translation is embedded as a query and fused by convex combination
+    hits = ix.search(en, k=n, language="zh")
+    assert embedded == [[en], [translation_text(translated)]]
+    lists = ix.component_scores([en])[0]
+    assert "dense_translated" not in lists  # the index holds English: an unfiltered search does not use it
+    lists["dense_translated"] = ix.chunk_vectors.scores(real([translation_text(translated)]))[0]
+    expected = fusion.convex(lists, fusion.CONVEX_WEIGHTS)
+    zh_rows = np.flatnonzero(ix.chunk_languages == "zh")
+    best = zh_rows[np.argsort(-expected[zh_rows], kind="stable")]
+    assert [h.chunk_id for h in hits] == [ix.chunks[r].id for r in best]
+    assert np.allclose([h.score for h in hits], expected[best], rtol=0, atol=1e-9)
+    # it changes the ranking's scores, and weight 0 (or RRF, whose weight is 0) leaves it out
+    without = ix.search(en, k=n, language="zh", fusion="convex",
+                        weights={**fusion.CONVEX_WEIGHTS, "dense_translated": 0.0})
+    assert scored(without) != scored(hits)
+    embedded.clear()
+    ix.search(en, k=n, language="zh", fusion="rrf")
+    ix.search(en, k=n)  # the query's own language among the chunks: as before
+    ix.search(en, k=n, language="en")
+    ix.search(en, k=n, language="zh", translate=False)  # no dictionary translation, no translated query
+    assert embedded == [[en]] * 4
+    # a one-language index searched in the other language: the ranking is one of its components (a Chinese
+    # index: its tables translate English words into its Chinese ones)
+    for name in ("volunteers.md", "workers.txt"):
+        (tiny_corpus / name).unlink()
+    chinese = Index.build(tiny_corpus, model=hash_embedder)
+    q = "mediators complaints petition"
+    assert chinese.lexical.query_tokens(q)[1]
+    one = chinese.component_scores([q])[0]
+    assert "dense_translated" in one and "dense_translated" not in chinese.component_scores(["信访 调解"])[0]
+    fused = fusion.convex(one, fusion.CONVEX_WEIGHTS)
+    top = np.argsort(-fused, kind="stable")[:3]
+    assert np.allclose([h.score for h in chinese.search(q, k=3)], fused[top], rtol=0, atol=1e-9)
+    zh = "志愿者 个人 信息"
+    # the rule
+    assert fusion.translated_query_used("convex", None, zh, frozenset({"en"}))
+    assert not fusion.translated_query_used("rrf", None, zh, frozenset({"en"}))
+    assert not fusion.translated_query_used("convex", None, zh, frozenset({"en", "zh"}))
+    assert not fusion.translated_query_used("convex", None, zh, frozenset())
+    assert not fusion.translated_query_used("convex", {"dense": 1.0}, zh, frozenset({"en"}))
+    assert fusion.translated_query_used("rrf", {"dense_translated": 1.0}, zh, frozenset({"en"}))
+    assert fusion.may_translate_query("auto", None) and fusion.may_translate_query("convex", None)
+    assert not fusion.may_translate_query("rrf", None) and fusion.may_translate_query("rrf", {"dense_translated": 2})
+
+
 def test_an_unfiltered_search_reads_the_chunk_languages_once_per_index(tiny_index, monkeypatch):
     from swsearch import fusion
 

@@ -213,3 +213,12 @@ def test_a_change_on_the_stored_token_ids_gives_what_a_build_of_the_tokens_gives
     for query in ("community workers", "调解", "志愿者 hours"):
         own, tr = changed.query_tokens(query)
         assert np.array_equal(np.sort(changed.scores(own + tr)), np.sort(rebuilt.scores(own + tr)))
+
+
+def test_translation_text_writes_each_word_once_chinese_together_english_apart():
+    from swsearch.lexical import translation_text
+
+    assert translation_text(["法律", "法院", "法律", "规定"]) == "法律法院规定"
+    assert translation_text(["civil", "subject", "civil"]) == "civil subject"
+    assert translation_text(["万", "law", "民法", "法律"]) == "万 law 民法法律"
+    assert translation_text([]) == ""

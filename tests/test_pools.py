@@ -35,6 +35,23 @@ def test_a_pool_of_every_chunk_is_exact_search(real_hash_index, options):
         assert np.allclose(sa, sb, rtol=0, atol=1e-9)
 
 
+def test_a_pool_of_every_chunk_is_exact_search_filtered_to_the_other_language(real_hash_index):
+    """Where the translated query's ranking joins (no chunk searched in the query's language), it offers and scores
+    pool candidates like every other ranking; a small pool holds its best chunk."""
+    ix = real_hash_index
+    for q in QUERIES:
+        other = "en" if detect_language(q) == "zh" else "zh"
+        (ia, sa), (ib, sb) = (_ids_scores(ix.search(q, k=10, language=other, candidates=c)) for c in (0, len(ix)))
+        assert ia == ib and np.allclose(sa, sb, rtol=0, atol=1e-9)
+        tq = ix._translated_vectors(signals.QueryBatch([q], tokens=[ix.lexical.query_tokens(q)]), [True], 32)[0]
+        if tq is not None:
+            allowed = np.flatnonzero(ix.chunk_languages == other)
+            best = allowed[int(np.argmax(ix.chunk_vectors.matrix()[allowed] @ tq))]
+            batch = signals.QueryBatch([q], translated=[tq])
+            offered = signals.SIGNALS[-1].candidates(ix, batch, 5, allowed)[0]
+            assert signals.SIGNALS[-1].name == "dense_translated" and best in offered
+
+
 def test_ranks_of_a_pool_with_every_left_out_chunk_sampled_are_exact_ranks():
     """Rank in the pool + left-out chunks above it (ties in tie-break order) = rank among every chunk."""
     rng = np.random.default_rng(3)

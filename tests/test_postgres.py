@@ -93,13 +93,26 @@ def test_the_database_ranks_like_the_faiss_store(pg_url, real_hash_index, monkey
     assert [h.to_dict() for h in a[0]][0]["metadata"] == [h.to_dict() for h in b[0]][0]["metadata"]
 
 
-def test_every_option_and_filter_works_on_the_database(pg_url, tiny_corpus):
+def test_every_option_and_filter_works_on_the_database(pg_url, tiny_corpus, monkeypatch):
     memory = Index.build(tiny_corpus, model=HashEmbedder())
     pg = Index.build(tiny_corpus, model=HashEmbedder(), store=pg_url)
     for options in OPTIONS:
         assert_same_ranking(memory, pg, TINY_QUERIES, k=7, **options)
-    for kw in ({"language": "zh"}, {"doc_ids": ["workers"]}, {"where": {"language": "en"}}):
+    for kw in ({"language": "zh"}, {"doc_ids": ["workers"]}, {"where": {"language": "en"}},
+               {"language": "en", "candidates": 3}, {"language": "zh", "candidates": 2}):
         assert_same_ranking(memory, pg, TINY_QUERIES, k=7, **kw)
+    # those filtered to the other language rank by the translated query in both stores
+    seen = []
+    real = PgIndex._vector_scores
+
+    def spy(self, *args, **kw):
+        seen.append(kw.get("tq") if "tq" in kw else (args[6] if len(args) > 6 else None))
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(PgIndex, "_vector_scores", spy)
+    pg.search("volunteer personal information", k=3, language="zh")
+    pg.search("volunteer personal information", k=3, language="en")
+    assert seen[0] is not None and seen[1] is None
     with pytest.raises(InputError, match="does not apply to dense search"):
         pg.search("volunteers", mode="dense", feedback=2)
     with pytest.raises(InputError, match="unknown document id"):
