@@ -262,7 +262,7 @@ def test_a_search_where_no_chunk_is_in_the_query_s_language_also_ranks_by_the_tr
 
     # filtered to the other language: the translation is embedded as a query and fused by convex combination
     hits = ix.search(en, k=n, language="zh")
-    assert embedded == [[en], [translation_text(translated)]]
+    assert embedded == [[en], [translation_text(translated)]]  # the query, then its translation
     lists = ix.component_scores([en])[0]
     assert "dense_translated" not in lists  # the index holds English: an unfiltered search does not use it
     lists["dense_translated"] = ix.chunk_vectors.scores(real([translation_text(translated)]))[0]

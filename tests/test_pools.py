@@ -8,6 +8,7 @@ import pytest
 from swsearch import Document, Index, fusion, parts, pools, signals, vectors
 from swsearch.documents import detect_language
 from swsearch.errors import InputError
+from swsearch.lexical import translation_text
 
 from .conftest import HashEmbedder
 
@@ -43,8 +44,9 @@ def test_a_pool_of_every_chunk_is_exact_search_filtered_to_the_other_language(re
         other = "en" if detect_language(q) == "zh" else "zh"
         (ia, sa), (ib, sb) = (_ids_scores(ix.search(q, k=10, language=other, candidates=c)) for c in (0, len(ix)))
         assert ia == ib and np.allclose(sa, sb, rtol=0, atol=1e-9)
-        tq = ix._translated_vectors(signals.QueryBatch([q], tokens=[ix.lexical.query_tokens(q)]), [True], 32)[0]
-        if tq is not None:
+        translated = ix.lexical.query_tokens(q)[1]
+        if translated:
+            tq = ix.embedder.encode_queries([translation_text(translated)])[0]
             allowed = np.flatnonzero(ix.chunk_languages == other)
             best = allowed[int(np.argmax(ix.chunk_vectors.matrix()[allowed] @ tq))]
             batch = signals.QueryBatch([q], translated=[tq])
