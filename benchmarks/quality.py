@@ -221,13 +221,15 @@ def fusion_weight_study(index, sets: dict, grid=(0.0, 0.5, 1.0, 2.0, 3.0), folds
     from swsearch import fusion
     from swsearch.evaluate import contains_span
 
-    names = list(fusion.HYBRID_WEIGHTS)
-    combos = [w for w in product(grid, repeat=len(names)) if w[names.index("lexical")] >= 0.5]
     data = {}
     for set_name, qs in sets.items():
         lists = index.component_scores([q["query"] for q in qs])
         rel = [np.array([contains_span(c.text, q["gold"]) for c in index.chunks]) for q in qs]
         data[set_name] = (qs, lists, rel)
+    # the rankings these searches fuse (not ``dense_translated``: it joins only searches that cannot return the
+    # query's language, and none of these is one)
+    names = [n for n in fusion.HYBRID_WEIGHTS if any(n in ls for ls in data["own"][1])]
+    combos = [w for w in product(grid, repeat=len(names)) if w[names.index("lexical")] >= 0.5]
 
     def per_query(set_name: str, method: str, weights: tuple) -> np.ndarray:
         qs, lists, rel = data[set_name]
