@@ -282,12 +282,14 @@ def fusion_method(method: str, weights: Mapping[str, float] | None, query: str, 
     return "rrf"
 
 
+def _weighs_translated_query(method: str, weights: Mapping[str, float] | None) -> bool:
+    return (weights if weights is not None else default_weights(method)).get("dense_translated", 0.0) > 0
+
+
 def may_translate_query(method: str, weights: Mapping[str, float] | None) -> bool:
     """Whether a hybrid search with this ``method`` and ``weights`` needs to know which languages its hits can be
     in: to choose the fusion (``auto``), or to know whether it embeds the translated query."""
-    if method == "auto":
-        return True
-    return (weights if weights is not None else default_weights(method)).get("dense_translated", 0.0) > 0
+    return method == "auto" or _weighs_translated_query(method, weights)
 
 
 def translated_query_used(method: str, weights: Mapping[str, float] | None, query: str,
@@ -302,7 +304,7 @@ def translated_query_used(method: str, weights: Mapping[str, float] | None, quer
     language = detect_language(query)
     if language == "other" or not present or language in present:
         return False
-    return (weights if weights is not None else default_weights(method)).get("dense_translated", 0.0) > 0
+    return _weighs_translated_query(method, weights)
 
 
 def fuse_rankings(lists: Mapping[str, np.ndarray], weights: Mapping[str, float] | None, method: str,

@@ -701,8 +701,8 @@ class PgIndex:
     def _translated_vectors(self, snap: _Snapshot, queries: Sequence[str], wanted: Sequence[bool],
                             batch_size: int) -> list[np.ndarray | None]:
         """The ``wanted`` queries' dictionary translations (this snapshot's segmenter and tables) embedded as
-        queries, as the FAISS store's search does (there in one call with the queries: here the queries are
-        embedded before the snapshot is read); None where not wanted or where no word translates."""
+        queries, in a call after the queries' as the FAISS store's search does; None where not wanted or where no
+        word translates."""
         from .index import MAX_QUERY_CHARS
         from .lexical import tokenize, translate, translation_text
 
