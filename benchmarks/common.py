@@ -152,3 +152,38 @@ def study_main(argv: list[str] | None, module: str, doc: str, run, render) -> in
         args.out.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(render(res))
     return 0
+
+
+def alternating_latency(settings: dict, queries: list[str], rounds: int) -> dict:
+    """Warm latency of each setting (name -> a function searching one query), in this process: the settings
+    alternate round by round over ``queries`` (reversed every other round), so the machine's noise falls on all
+    alike. Returns the machine, the counts and each setting's p50 / p95 ms."""
+    import numpy as np
+
+    times: dict[str, list[float]] = {name: [] for name in settings}
+    for r in range(rounds):
+        for name in (list(settings) if r % 2 == 0 else list(settings)[::-1]):
+            for q in queries:
+                t = time.perf_counter()
+                settings[name](q)
+                times[name].append((time.perf_counter() - t) * 1000)
+    summary = {name: {"p50_ms": round(float(np.median(v)), 2), "p95_ms": round(float(np.percentile(v, 95)), 2),
+                      "n": len(v)} for name, v in times.items()}
+    return {"machine": machine(), "queries": len(queries), "rounds": rounds, "settings": summary}
+
+
+def latency_main(argv: list[str] | None, doc: str, measure) -> int:
+    """The command line of a latency comparison: ``--rounds N`` (default 6) for ``measure(rounds)``, ``--out
+    FILE`` for its JSON; prints each setting's p50 and p95."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    res = measure(args.rounds)
+    if args.out:
+        args.out.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+    for name, r in res["settings"].items():
+        print(f"{name}: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms ({r['n']} searches)")
+    return 0

@@ -11,13 +11,7 @@ Run: ``PYTHONPATH=. python -m benchmarks.translated_latency [--rounds 6]
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
-from pathlib import Path
-
-import numpy as np
 
 import swsearch
 from swsearch import fusion
@@ -25,7 +19,7 @@ from swsearch.documents import detect_language
 from swsearch.evaluate import load_queries
 
 from .agreement import POLICY
-from .common import machine
+from .common import alternating_latency, latency_main
 
 WITHOUT = {"fusion": "convex", "weights": {**fusion.CONVEX_WEIGHTS, "dense_translated": 0.0}}
 
@@ -42,29 +36,11 @@ def measure(rounds: int) -> dict:
     for q in queries[:20]:
         for run in settings.values():
             run(q)  # warm up
-    times: dict[str, list[float]] = {name: [] for name in settings}
-    for r in range(rounds):
-        for name in (list(settings) if r % 2 == 0 else list(settings)[::-1]):
-            for q in queries:
-                t = time.perf_counter()
-                settings[name](q)
-                times[name].append((time.perf_counter() - t) * 1000)
-    summary = {name: {"p50_ms": round(float(np.median(v)), 2), "p95_ms": round(float(np.percentile(v, 95)), 2),
-                      "n": len(v)} for name, v in times.items()}
-    return {"machine": machine(), "queries": len(queries), "rounds": rounds, "settings": summary}
+    return alternating_latency(settings, queries, rounds)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args(argv)
-    res = measure(args.rounds)
-    if args.out:
-        args.out.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
-    for name, r in res["settings"].items():
-        print(f"{name}: p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms ({r['n']} searches)")
-    return 0
+    return latency_main(argv, __doc__, measure)
 
 
 if __name__ == "__main__":
