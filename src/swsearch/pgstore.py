@@ -663,7 +663,8 @@ class PgIndex:
                      language: str | None = None, where: Mapping[str, Any] | None = None,
                      options: SearchOptions | None = None, batch_size: int = 32, **shorthand: Any) -> list[list]:
         """``Index.search_batch`` on the database: every query's scores, chunks and texts from one snapshot."""
-        from .index import Index
+        from .index import Index, embed_translations
+        from .lexical import tokenize, translate
 
         queries = Index._check_queries(queries)
         opts = resolve_call(options, self.default_mode, **shorthand)
@@ -687,34 +688,16 @@ class PgIndex:
                     present = frozenset({language})
                 else:
                     present = snap.present if rows is None else fusion.languages_present(snap.languages[rows])
-            methods = [fusion.fusion_method(opts.fusion, opts.weights, q, present) for q in queries]
-            wanted = [opts.mode == "hybrid" and bool(opts.translate)
-                      and fusion.translated_query_used(m, opts.weights, q, present) for m, q in zip(methods, queries)]
-            tvecs = self._translated_vectors(snap, queries, wanted, batch_size)
+            methods, wanted = fusion.plan(opts.fusion, opts.weights, queries, present)
+            tvecs = embed_translations(self.embedder, [
+                translate(tokenize(q, snap.segmenter), snap.tables) if want and opts.translate else None
+                for q, want in zip(queries, wanted)], batch_size)
             out = []
             for i, q in enumerate(queries):
                 qv = None if qvecs is None else qvecs[i]
                 out.append(self._search_one(cur, snap, q, qv, replace(opts, fusion=methods[i]), k, rows,
                                             language if doc_ids is None and where is None else None, tvecs[i]))
             return out
-
-    def _translated_vectors(self, snap: _Snapshot, queries: Sequence[str], wanted: Sequence[bool],
-                            batch_size: int) -> list[np.ndarray | None]:
-        """The ``wanted`` queries' dictionary translations (this snapshot's segmenter and tables) embedded as
-        queries, in a call after the queries' as the FAISS store's search does; None where not wanted or where no
-        word translates."""
-        from .index import MAX_QUERY_CHARS
-        from .lexical import tokenize, translate, translation_text
-
-        texts = {i: translation_text(translate(tokenize(q, snap.segmenter), snap.tables))
-                 for i, (q, want) in enumerate(zip(queries, wanted)) if want}
-        texts = {i: t for i, t in texts.items() if t}
-        out: list[np.ndarray | None] = [None] * len(queries)
-        if texts:
-            vecs = self.embedder.encode_queries([t[:MAX_QUERY_CHARS] for t in texts.values()], batch_size=batch_size)
-            for i, v in zip(texts, vecs):
-                out[i] = v
-        return out
 
     def _rows_for(self, snap: _Snapshot, doc_ids, language, where) -> np.ndarray | None:
         if doc_ids is None and language is None and where is None:
