@@ -50,8 +50,8 @@ def test_a_pool_of_every_chunk_is_exact_search_filtered_to_the_other_language(re
             allowed = np.flatnonzero(ix.chunk_languages == other)
             best = allowed[int(np.argmax(ix.chunk_vectors.matrix()[allowed] @ tq))]
             batch = signals.QueryBatch([q], translated=[tq])
-            offered = signals.SIGNALS[-1].candidates(ix, batch, 5, allowed)[0]
-            assert signals.SIGNALS[-1].name == "dense_translated" and best in offered
+            signal = next(s for s in signals.SIGNALS if s.name == "dense_translated")
+            assert best in signal.candidates(ix, batch, 5, allowed)[0]
 
 
 def test_ranks_of_a_pool_with_every_left_out_chunk_sampled_are_exact_ranks():
